@@ -1,0 +1,2 @@
+//! `hermes`: the binary. Placeholder until the CLI lands.
+fn main() {}

@@ -1,0 +1,1 @@
+//! Placeholder: filled in by the bars work of issue 2.

@@ -1,0 +1,1 @@
+//! Placeholder: filled in by the chiarella work of issue 2.
