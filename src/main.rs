@@ -1,2 +1,29 @@
-//! `hermes`: the binary. Placeholder until the CLI lands.
-fn main() {}
+//! `hermes`: the Hermes binary.
+//!
+//! Today it is the research command line over the model library (`strategies`): every model
+//! is usable on a quant's own CSV or Parquet files. The daemon (paper/live trading, operator
+//! WebSocket), backtests and the market-data lake arrive as further subcommands of this binary.
+//!
+//! Exit codes are documented in [`error`]: 0 success, 1 runtime failure, 2 usage error,
+//! 65 bad input data or parameters, 66 input file cannot be opened.
+
+mod cli;
+mod commands;
+mod error;
+mod table;
+mod timeparse;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+fn main() -> ExitCode {
+    let cli = cli::Cli::parse();
+    match commands::run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("hermes: error: {}", error::one_line(&err));
+            error::exit_code(&err)
+        }
+    }
+}

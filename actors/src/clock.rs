@@ -23,7 +23,9 @@ impl ManualClock {
     /// A clock standing at `start`.
     #[must_use]
     pub fn new(start: UnixNanos) -> Self {
-        Self { now: AtomicI64::new(start) }
+        Self {
+            now: AtomicI64::new(start),
+        }
     }
 
     /// Moves the clock to `t`. Time never goes backwards: an earlier `t` is ignored and the

@@ -76,14 +76,23 @@ pub struct PartitionPath {
 }
 
 fn check_segment(field: &'static str, value: &str) -> Result<String, LayoutError> {
-    let bad = |reason| Err(LayoutError::BadSegment { field, value: value.to_string(), reason });
+    let bad = |reason| {
+        Err(LayoutError::BadSegment {
+            field,
+            value: value.to_string(),
+            reason,
+        })
+    };
     if value.is_empty() {
         return bad("empty");
     }
     if value == "." || value == ".." {
         return bad("relative path component");
     }
-    if value.chars().any(|c| c == '/' || c == '\\' || c == '=' || c.is_whitespace()) {
+    if value
+        .chars()
+        .any(|c| c == '/' || c == '\\' || c == '=' || c.is_whitespace())
+    {
         return bad("contains '/', '\\', '=' or whitespace");
     }
     Ok(value.to_string())
@@ -173,11 +182,47 @@ mod tests {
 
     #[test]
     fn rejects_bad_segments_and_dates() {
-        let e = PartitionPath::new(Layer::Gold, "binance", "spot", "klines", "../x", "1m", (2024, 1, 1));
-        assert!(matches!(e, Err(LayoutError::BadSegment { field: "symbol", .. })));
-        let e = PartitionPath::new(Layer::Gold, "binance", "spot", "klines", "BTC", "1m", (2023, 2, 29));
+        let e = PartitionPath::new(
+            Layer::Gold,
+            "binance",
+            "spot",
+            "klines",
+            "../x",
+            "1m",
+            (2024, 1, 1),
+        );
+        assert!(matches!(
+            e,
+            Err(LayoutError::BadSegment {
+                field: "symbol",
+                ..
+            })
+        ));
+        let e = PartitionPath::new(
+            Layer::Gold,
+            "binance",
+            "spot",
+            "klines",
+            "BTC",
+            "1m",
+            (2023, 2, 29),
+        );
         assert!(matches!(e, Err(LayoutError::BadDate { .. })));
-        let e = PartitionPath::new(Layer::Gold, "binance", "", "klines", "BTC", "1m", (2023, 2, 1));
-        assert!(matches!(e, Err(LayoutError::BadSegment { field: "market", .. })));
+        let e = PartitionPath::new(
+            Layer::Gold,
+            "binance",
+            "",
+            "klines",
+            "BTC",
+            "1m",
+            (2023, 2, 1),
+        );
+        assert!(matches!(
+            e,
+            Err(LayoutError::BadSegment {
+                field: "market",
+                ..
+            })
+        ));
     }
 }

@@ -88,6 +88,17 @@ pub enum Error {
         /// Details.
         detail: String,
     },
+    /// A data row breaks an invariant of its type (e.g. a bar's high below its low, a negative
+    /// trade quantity), at a known position in the input or the stream.
+    #[error("{what}: invalid data at index {index}: {reason}")]
+    InvalidData {
+        /// Which input.
+        what: &'static str,
+        /// Position of the offending row (in the slice, or updates since construction/reset).
+        index: usize,
+        /// What is wrong, with the values.
+        reason: String,
+    },
 }
 
 impl Error {
@@ -111,7 +122,11 @@ impl Error {
 /// [`Error::NonFinite`] at the first NaN or infinite value.
 pub fn ensure_finite(what: &'static str, xs: &[f64]) -> Result<()> {
     match xs.iter().position(|x| !x.is_finite()) {
-        Some(index) => Err(Error::NonFinite { what, index, value: xs[index] }),
+        Some(index) => Err(Error::NonFinite {
+            what,
+            index,
+            value: xs[index],
+        }),
         None => Ok(()),
     }
 }
@@ -124,16 +139,34 @@ mod tests {
     fn ensure_finite_names_first_bad_index() {
         assert_eq!(ensure_finite("x", &[1.0, 2.0]), Ok(()));
         let err = ensure_finite("close", &[1.0, f64::NAN, f64::INFINITY]).unwrap_err();
-        assert!(matches!(err, Error::NonFinite { what: "close", index: 1, .. }));
+        assert!(matches!(
+            err,
+            Error::NonFinite {
+                what: "close",
+                index: 1,
+                ..
+            }
+        ));
         assert!(err.to_string().contains("index 1"));
     }
 
     #[test]
     fn recoverability_split() {
-        assert!(Error::NoConvergence { what: "bw", iterations: 1, residual: 1.0 }.is_recoverable());
         assert!(
-            !Error::InvalidParameter { name: "n", value: "0".into(), reason: "r".into() }
-                .is_recoverable()
+            Error::NoConvergence {
+                what: "bw",
+                iterations: 1,
+                residual: 1.0
+            }
+            .is_recoverable()
+        );
+        assert!(
+            !Error::InvalidParameter {
+                name: "n",
+                value: "0".into(),
+                reason: "r".into()
+            }
+            .is_recoverable()
         );
     }
 }

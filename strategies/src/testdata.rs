@@ -54,9 +54,9 @@ pub(crate) fn binance_klines(relative: &str) -> Option<Vec<Kline>> {
         .map(|line| {
             let f: Vec<&str> = line.split(',').collect();
             let num = |i: usize| -> f64 {
-                f[i].trim()
-                    .parse()
-                    .unwrap_or_else(|e| panic!("{}: bad field {i} in {line:?}: {e}", path.display()))
+                f[i].trim().parse().unwrap_or_else(|e| {
+                    panic!("{}: bad field {i} in {line:?}: {e}", path.display())
+                })
             };
             Kline {
                 open_time: f[0].trim().parse().expect("open_time"),
@@ -80,10 +80,18 @@ pub(crate) fn btcusdt_1h_closes() -> Option<Vec<f64>> {
         .filter(|n| n.starts_with("BTCUSDT-1h-") && n.ends_with(".csv"))
         .collect();
     names.sort();
-    assert!(names.len() >= 40, "expected the BTCUSDT 1h monthly files in {}", dir.display());
+    assert!(
+        names.len() >= 40,
+        "expected the BTCUSDT 1h monthly files in {}",
+        dir.display()
+    );
     let mut closes = Vec::new();
     for n in names {
-        closes.extend(binance_klines(&format!("alphakit/spot/{n}"))?.iter().map(|k| k.close));
+        closes.extend(
+            binance_klines(&format!("alphakit/spot/{n}"))?
+                .iter()
+                .map(|k| k.close),
+        );
     }
     Some(closes)
 }
@@ -92,7 +100,9 @@ pub(crate) fn btcusdt_1h_closes() -> Option<Vec<f64>> {
 mod tests {
     #[test]
     fn reads_real_btcusdt_hourly_history() {
-        let Some(closes) = super::btcusdt_1h_closes() else { return };
+        let Some(closes) = super::btcusdt_1h_closes() else {
+            return;
+        };
         assert!(closes.len() > 30_000, "got {}", closes.len());
         assert!(closes.iter().all(|c| c.is_finite() && *c > 0.0));
     }

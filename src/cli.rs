@@ -1,0 +1,290 @@
+//! The command-line surface: every subcommand, flag, default and help text. Parsing only;
+//! the work is in [`crate::commands`].
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// Hermes: an actor-based, low-latency crypto trading daemon, and the research tools of its
+/// model library.
+#[derive(Debug, Parser)]
+#[command(name = "hermes", version, about, long_about = None, propagate_version = true)]
+pub struct Cli {
+    /// What to run.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Top-level subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Add indicator columns to a bar file: ema_12, ema_26, rsi_14, macd, macd_signal,
+    /// macd_hist, bb_upper, bb_middle, bb_lower, atr_10, supertrend, supertrend_dir.
+    ///
+    /// Input: CSV, CSV.GZ or Parquet bars with columns time,open,high,low,close,volume (a
+    /// headerless Binance kline CSV works too). Warm-up rows get empty cells. Rows keep their
+    /// input order.
+    Features(FeaturesArgs),
+    /// Gaussian hidden-Markov regime model: fit it, or label a series with it.
+    #[command(subcommand)]
+    Regime(RegimeCommand),
+    /// Monte-Carlo market simulators.
+    #[command(subcommand)]
+    Simulate(SimulateCommand),
+    /// Portfolio weights from expected returns and a covariance matrix (or a price/return file).
+    Allocate(AllocateArgs),
+    /// Performance metrics of an equity curve (and optionally a trade list), as JSON.
+    Metrics(MetricsArgs),
+    /// The research pipeline end to end on generated data: features, regime fit and labels,
+    /// Chiarella forecast, allocation and metrics, written to an output folder.
+    Demo(DemoArgs),
+}
+
+/// `hermes features`.
+#[derive(Debug, Args)]
+pub struct FeaturesArgs {
+    /// Bar file (.csv, .csv.gz or .parquet).
+    #[arg(long)]
+    pub input: PathBuf,
+    /// Output file (.csv or .parquet): the input columns plus the feature columns.
+    #[arg(long)]
+    pub output: PathBuf,
+}
+
+/// `hermes regime …`.
+#[derive(Debug, Subcommand)]
+pub enum RegimeCommand {
+    /// Fit a K-state Gaussian HMM by Baum-Welch with seeded restarts; write MODEL.json.
+    Fit(RegimeFitArgs),
+    /// Label every observation with filtered and smoothed state probabilities, the Viterbi
+    /// path, the regime, its confidence and the running log-likelihood.
+    Label(RegimeLabelArgs),
+}
+
+/// Where a regime command's observations come from.
+#[derive(Debug, Args)]
+pub struct ObservationArgs {
+    /// Input file (.csv, .csv.gz or .parquet).
+    #[arg(long)]
+    pub input: PathBuf,
+    /// Column holding the observations (returns). Without it, the log returns of `close`.
+    #[arg(long)]
+    pub column: Option<String>,
+}
+
+/// `hermes regime fit`.
+#[derive(Debug, Args)]
+pub struct RegimeFitArgs {
+    #[command(flatten)]
+    pub obs: ObservationArgs,
+    /// Number of hidden states (3 names them trending, mean_reverting, volatile).
+    #[arg(long, default_value_t = 3)]
+    pub states: usize,
+    /// Baum-Welch restarts; the best likelihood wins.
+    #[arg(long, default_value_t = 8)]
+    pub restarts: usize,
+    /// Seed of the restarts' initialisation.
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+    /// Maximum Baum-Welch iterations per restart.
+    #[arg(long, default_value_t = 200)]
+    pub max_iter: usize,
+    /// Where to write the model (JSON).
+    #[arg(long)]
+    pub output: PathBuf,
+}
+
+/// `hermes regime label`.
+#[derive(Debug, Args)]
+pub struct RegimeLabelArgs {
+    /// Model file written by `hermes regime fit`, or by hand in the same shape.
+    #[arg(long)]
+    pub model: PathBuf,
+    #[command(flatten)]
+    pub obs: ObservationArgs,
+    /// Output file (.csv or .parquet), one row per observation.
+    #[arg(long)]
+    pub output: PathBuf,
+}
+
+/// `hermes simulate …`.
+#[derive(Debug, Subcommand)]
+pub enum SimulateCommand {
+    /// Chiarella agent-based model (fundamentalists, chartists, noise traders): Monte-Carlo
+    /// paths, terminal price and max-drawdown statistics, and the impact of a proposed order.
+    ///
+    /// p[k+1] = p[k] + λ·(w_F·α_F·(F − p[k]) + w_C·α_C·(p[k] − p[k−1]) + w_N·ε[k])·Δt
+    /// + σ_p·√Δt·Z[k], with ε ~ N(0, σ_N²), Z ~ N(0, 1).
+    Chiarella(ChiarellaArgs),
+    /// Calibrate the Chiarella parameters to a price series by least squares; prints JSON.
+    Calibrate(CalibrateArgs),
+}
+
+/// `hermes simulate chiarella`.
+#[derive(Debug, Args)]
+pub struct ChiarellaArgs {
+    /// Number of Monte-Carlo paths.
+    #[arg(long, default_value_t = 1000)]
+    pub paths: usize,
+    /// Steps per path.
+    #[arg(long, default_value_t = 300)]
+    pub steps: usize,
+    /// Time step Δt.
+    #[arg(allow_negative_numbers = true, long, default_value_t = 1.0)]
+    pub dt: f64,
+    /// Initial price p[0].
+    #[arg(allow_negative_numbers = true, long, default_value_t = 100.0)]
+    pub p0: f64,
+    /// Fundamental value F.
+    #[arg(allow_negative_numbers = true, long, default_value_t = 100.0)]
+    pub fundamental: f64,
+    /// Fundamentalists' reaction speed α_F.
+    #[arg(allow_negative_numbers = true, long, default_value_t = 0.05)]
+    pub alpha_f: f64,
+    /// Chartists' trend-following strength α_C.
+    #[arg(allow_negative_numbers = true, long, default_value_t = 0.5)]
+    pub alpha_c: f64,
+    /// Weight of fundamentalists w_F.
+    #[arg(allow_negative_numbers = true, long, default_value_t = 0.4)]
+    pub w_f: f64,
+    /// Weight of chartists w_C.
+    #[arg(allow_negative_numbers = true, long, default_value_t = 0.3)]
+    pub w_c: f64,
+    /// Weight of noise traders w_N.
+    #[arg(allow_negative_numbers = true, long, default_value_t = 0.3)]
+    pub w_n: f64,
+    /// Noise traders' demand standard deviation σ_N.
+    #[arg(allow_negative_numbers = true, long, default_value_t = 1.0)]
+    pub sigma_n: f64,
+    /// Exogenous price noise σ_p.
+    #[arg(allow_negative_numbers = true, long, default_value_t = 0.5)]
+    pub sigma_p: f64,
+    /// Market maker's price-impact coefficient λ.
+    #[arg(allow_negative_numbers = true, long, default_value_t = 1.0)]
+    pub lambda: f64,
+    /// Random seed (same seed, same figures, whatever the thread count).
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+    /// Size of a proposed order, as an extra demand (signed, in the model's demand units).
+    /// When given, the output gains the order's expected impact.
+    #[arg(long, allow_negative_numbers = true)]
+    pub order_size: Option<f64>,
+    /// Steps over which the proposed order's demand is spread.
+    #[arg(long, default_value_t = 1, requires = "order_size")]
+    pub order_steps: usize,
+}
+
+/// `hermes simulate calibrate`.
+#[derive(Debug, Args)]
+pub struct CalibrateArgs {
+    /// Price file (.csv, .csv.gz or .parquet).
+    #[arg(long)]
+    pub input: PathBuf,
+    /// Price column.
+    #[arg(long, default_value = "close")]
+    pub column: String,
+    /// Time step Δt between consecutive prices.
+    #[arg(allow_negative_numbers = true, long, default_value_t = 1.0)]
+    pub dt: f64,
+}
+
+/// Allocation method.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Method {
+    /// Mean-variance (CARA utility) with weights ≥ 0 summing to 1, solved exactly.
+    Cara,
+    /// Σ⁻¹μ/γ, rescaled to sum to 1 (unconstrained; may short).
+    ClosedForm,
+    /// Long-only equal risk contributions.
+    RiskParity,
+    /// min w'Σw − λ w'μ + ρ‖w‖₁ with Σw = 1, shorts allowed.
+    Sparse,
+}
+
+/// How `--returns` values are to be read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SeriesKind {
+    /// Prices when every value is positive and their mean exceeds 0.5, else returns.
+    Auto,
+    /// Prices: simple returns are computed.
+    Prices,
+    /// Already returns.
+    Returns,
+}
+
+/// Covariance estimator for `--returns`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Shrinkage {
+    /// The sample covariance (ddof 1).
+    None,
+    /// Ledoit-Wolf shrinkage towards a scaled identity.
+    LedoitWolf,
+}
+
+/// `hermes allocate`.
+#[derive(Debug, Args)]
+pub struct AllocateArgs {
+    /// Allocation method.
+    #[arg(long, value_enum)]
+    pub method: Method,
+    /// Expected returns: CSV with columns asset,mu.
+    #[arg(long, requires = "cov", conflicts_with = "returns")]
+    pub mu: Option<PathBuf>,
+    /// Covariance: CSV with header asset,<names…> and the asset name in the first column.
+    #[arg(long, requires = "mu", conflicts_with = "returns")]
+    pub cov: Option<PathBuf>,
+    /// Prices or returns, one column per asset (plus an optional time/date column), from
+    /// which μ (mean) and Σ are estimated.
+    #[arg(long, required_unless_present = "mu")]
+    pub returns: Option<PathBuf>,
+    /// Whether `--returns` holds prices or returns.
+    #[arg(long, value_enum, default_value_t = SeriesKind::Auto)]
+    pub kind: SeriesKind,
+    /// Covariance estimator for `--returns`.
+    #[arg(long, value_enum, default_value_t = Shrinkage::None)]
+    pub shrinkage: Shrinkage,
+    /// Risk aversion γ (cara, closed-form).
+    #[arg(allow_negative_numbers = true, long, default_value_t = 1.0)]
+    pub gamma: f64,
+    /// Return weight λ (sparse).
+    #[arg(allow_negative_numbers = true, long, default_value_t = 1.0)]
+    pub lambda: f64,
+    /// L1 penalty ρ (sparse).
+    #[arg(allow_negative_numbers = true, long, default_value_t = 0.0)]
+    pub rho: f64,
+    /// Output CSV (asset,weight,risk_contribution); stdout without it.
+    #[arg(long)]
+    pub output: Option<PathBuf>,
+}
+
+/// `hermes metrics`.
+#[derive(Debug, Args)]
+pub struct MetricsArgs {
+    /// Equity curve: columns time,equity.
+    #[arg(long)]
+    pub equity: PathBuf,
+    /// Value before the first row (the first return is then equity[0]/V0 − 1).
+    #[arg(allow_negative_numbers = true, long)]
+    pub initial_equity: Option<f64>,
+    /// Closed trades: at least entry_time,exit_time,pnl.
+    #[arg(long)]
+    pub trades: Option<PathBuf>,
+    /// Periods per year of the equity rows (e.g. 365 daily crypto, 252 daily stocks,
+    /// 8760 hourly crypto, 525600 one-minute crypto).
+    #[arg(allow_negative_numbers = true, long)]
+    pub periods_per_year: f64,
+}
+
+/// `hermes demo`.
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Output folder (created).
+    #[arg(long, default_value = "out/demo")]
+    pub out: PathBuf,
+    /// Seed of the generated market and of every model.
+    #[arg(long, default_value_t = 7)]
+    pub seed: u64,
+    /// Number of hourly bars to generate.
+    #[arg(long, default_value_t = 20_000)]
+    pub bars: usize,
+}

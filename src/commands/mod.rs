@@ -1,0 +1,67 @@
+//! One module per subcommand: read the inputs, call the model library, write the outputs.
+//! Shared input handling (bar files, observation series) lives here.
+
+mod allocate;
+mod demo;
+mod features;
+mod metrics;
+mod regime;
+mod simulate;
+
+use anyhow::Result;
+
+use crate::cli::{Cli, Command, RegimeCommand, SimulateCommand};
+use crate::error::BadInput;
+use crate::table::Table;
+
+/// Runs the parsed command line.
+///
+/// # Errors
+/// Whatever the command reports; see [`crate::error`] for how it maps to exit codes.
+pub fn run(cli: Cli) -> Result<()> {
+    match cli.command {
+        Command::Features(a) => features::run(&a),
+        Command::Regime(RegimeCommand::Fit(a)) => regime::fit(&a),
+        Command::Regime(RegimeCommand::Label(a)) => regime::label(&a),
+        Command::Simulate(SimulateCommand::Chiarella(a)) => simulate::chiarella(&a),
+        Command::Simulate(SimulateCommand::Calibrate(a)) => simulate::calibrate(&a),
+        Command::Allocate(a) => allocate::run(&a),
+        Command::Metrics(a) => metrics::run(&a),
+        Command::Demo(a) => demo::run(&a),
+    }
+}
+
+/// Wraps a model-library error with the file it came from, keeping it classifiable as bad input.
+fn model_err(source: &std::path::Path, e: strategies::Error) -> anyhow::Error {
+    anyhow::Error::new(e).context(format!("{}", source.display()))
+}
+
+/// Counts rows whose time is not after the previous row's, for a warning: models run on rows
+/// in file order, so a user should know when that order is not time order.
+fn count_unordered(times: &[i64]) -> usize {
+    times.windows(2).filter(|w| w[1] <= w[0]).count()
+}
+
+/// Warns on stderr when a file's time column is not strictly increasing.
+fn warn_if_unordered(table: &Table) -> Result<()> {
+    if let Some(name) = table.time_column_name() {
+        let times = table.times(&name)?;
+        let n = count_unordered(&times);
+        if n > 0 {
+            eprintln!(
+                "hermes: warning: {}: {n} row(s) are not later than the row before; rows are \
+                 used in file order",
+                table.source.display()
+            );
+        }
+    }
+    Ok(())
+}
+
+/// Parses a JSON document, naming the file on failure.
+fn parse_json<T: serde::de::DeserializeOwned>(path: &std::path::Path) -> Result<T> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| anyhow::Error::new(e).context(format!("cannot open {}", path.display())))?;
+    serde_json::from_str(&text)
+        .map_err(|e| BadInput::new(format!("{}: invalid model JSON: {e}", path.display())))
+}

@@ -1,0 +1,65 @@
+//! How the binary reports failure: one clear line on stderr and an exit code that tells a
+//! caller (a script, systemd's restart policy) what kind of failure it was.
+//!
+//! | code | meaning |
+//! |---|---|
+//! | 0 | success |
+//! | 1 | runtime failure (IO error, internal error): retrying may help |
+//! | 2 | usage error (bad flags), from clap |
+//! | 65 | bad input data or parameters (sysexits `EX_DATAERR`): fix the input, do not retry |
+//! | 66 | an input file cannot be opened (sysexits `EX_NOINPUT`) |
+
+use std::fmt;
+use std::process::ExitCode;
+
+/// Marks an error as caused by the user's input (file content, flags' values), not by Hermes.
+#[derive(Debug)]
+pub struct BadInput(pub String);
+
+impl BadInput {
+    /// A bad-input error with this message, as an `anyhow::Error`.
+    #[must_use]
+    #[allow(clippy::new_ret_no_self)]
+    pub fn new(msg: impl Into<String>) -> anyhow::Error {
+        anyhow::Error::new(BadInput(msg.into()))
+    }
+}
+
+impl fmt::Display for BadInput {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for BadInput {}
+
+/// Exit code for bad input data or parameters.
+pub const EXIT_DATA: u8 = 65;
+/// Exit code for an input file that cannot be opened.
+pub const EXIT_NO_INPUT: u8 = 66;
+
+/// The exit code for an error, from what caused it.
+#[must_use]
+pub fn exit_code(err: &anyhow::Error) -> ExitCode {
+    for cause in err.chain() {
+        if cause.is::<BadInput>() || cause.is::<strategies::Error>() {
+            return ExitCode::from(EXIT_DATA);
+        }
+        if let Some(io) = cause.downcast_ref::<std::io::Error>()
+            && matches!(
+                io.kind(),
+                std::io::ErrorKind::NotFound | std::io::ErrorKind::PermissionDenied
+            )
+            && format!("{err:#}").contains("cannot open")
+        {
+            return ExitCode::from(EXIT_NO_INPUT);
+        }
+    }
+    ExitCode::FAILURE
+}
+
+/// The error as one line: the chain joined with ": ", newlines flattened.
+#[must_use]
+pub fn one_line(err: &anyhow::Error) -> String {
+    format!("{err:#}").replace(['\n', '\r'], " ")
+}

@@ -1,1 +1,0 @@
-//! Placeholder: filled in by the chiarella work of issue 2.

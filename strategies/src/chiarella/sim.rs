@@ -1,0 +1,743 @@
+//! Monte-Carlo kernel of the Chiarella model: per-path recursion, parallel driver, summaries.
+//!
+//! Each path keeps its state in a handful of locals, allocates nothing per step and stores only
+//! its terminal price and max drawdown; the driver fills a `Vec` in path order in parallel and
+//! reduces it sequentially, so results do not depend on the rayon thread count.
+
+use rand_distr::{Distribution, StandardNormal};
+use rand_xoshiro::Xoshiro256PlusPlus;
+use rand_xoshiro::rand_core::SeedableRng;
+use rayon::prelude::*;
+use serde::Serialize;
+
+use super::{ChiarellaParams, OrderImpactSpec, SimConfig};
+use crate::metrics::quantile_sorted;
+use crate::{Error, Result};
+
+/// Longest path [`sample_path`] stores (80 MB of prices).
+pub const MAX_SAMPLE_PATH_STEPS: usize = 10_000_000;
+
+/// Paths per rayon task: large enough to amortise scheduling, small enough to balance 2+ cores.
+const PATHS_PER_TASK: usize = 32;
+
+/// Distribution summary of one per-path statistic across the Monte-Carlo paths.
+///
+/// `std` is the population standard deviation (ddof 0, numpy's default); the quantiles use
+/// linear interpolation between order statistics (numpy's default `method="linear"`).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Quantiles {
+    /// Sample mean.
+    pub mean: f64,
+    /// Population standard deviation (ddof 0).
+    pub std: f64,
+    /// 1 % quantile.
+    pub q01: f64,
+    /// 5 % quantile.
+    pub q05: f64,
+    /// Median.
+    pub q50: f64,
+    /// 95 % quantile.
+    pub q95: f64,
+    /// 99 % quantile.
+    pub q99: f64,
+}
+
+impl Quantiles {
+    /// Summarises `values` (reordered in place: they end up sorted). `values` must be
+    /// non-empty and finite, which the simulator guarantees before calling.
+    fn of(values: &mut [f64]) -> Self {
+        let n = values.len() as f64;
+        let mean = values.iter().sum::<f64>() / n;
+        let var = values.iter().map(|v| (v - mean) * (v - mean)).sum::<f64>() / n;
+        values.sort_unstable_by(f64::total_cmp);
+        let q = |p: f64| quantile_sorted(values, p).unwrap_or(mean);
+        Quantiles {
+            mean,
+            std: var.sqrt(),
+            q01: q(0.01),
+            q05: q(0.05),
+            q50: q(0.50),
+            q95: q(0.95),
+            q99: q(0.99),
+        }
+    }
+}
+
+/// Result of [`simulate`]: distributions of the terminal price and of the path max drawdown.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct SimSummary {
+    /// Distribution of the terminal price `p[steps]`.
+    pub terminal: Quantiles,
+    /// Distribution of the path max drawdown, a positive fraction of the running peak.
+    pub max_drawdown: Quantiles,
+    /// Number of paths simulated.
+    pub paths: usize,
+    /// Steps per path.
+    pub steps: usize,
+    /// Master seed.
+    pub seed: u64,
+}
+
+/// Result of [`simulate_with_order`]: the runs without and with the order, on the same draws.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct ImpactSummary {
+    /// The order that was evaluated.
+    pub order: OrderImpactSpec,
+    /// Summary without the order (bit-identical to [`simulate`] with the same inputs).
+    pub base: SimSummary,
+    /// Summary with the order's extra demand.
+    pub with_order: SimSummary,
+    /// Expected terminal impact: mean over paths of `terminal_with − terminal_without`, which
+    /// equals `with_order.terminal.mean − base.terminal.mean` up to rounding.
+    pub expected_impact: f64,
+    /// `expected_impact / base.terminal.mean × 10⁴` (basis points of the mean base price).
+    pub expected_impact_bps: f64,
+    /// Population standard deviation (ddof 0) of the per-path impact. The model is linear, so
+    /// with common random numbers the impact is the same on every path and this is ~0 (rounding);
+    /// it is reported as a check and for nonlinear extensions.
+    pub impact_std: f64,
+}
+
+/// The per-step constants of the recursion.
+#[derive(Debug, Clone, Copy)]
+struct Kernel {
+    p0: f64,
+    fundamental: f64,
+    /// `λ·w_F·α_F·Δt`.
+    kf: f64,
+    /// `λ·w_C·α_C·Δt`.
+    kc: f64,
+    /// One-step shock standard deviation; 0 means no draws at all.
+    shock: f64,
+    steps: usize,
+    seed: u64,
+}
+
+impl Kernel {
+    fn new(params: &ChiarellaParams, cfg: &SimConfig) -> Self {
+        Kernel {
+            p0: params.p0,
+            fundamental: params.fundamental,
+            kf: params.fundamental_gain_per_step(),
+            kc: params.chartist_gain_per_step(),
+            shock: params.shock_std_per_step(),
+            steps: cfg.steps,
+            seed: cfg.seed,
+        }
+    }
+
+    /// The generator of path `index`: SplitMix64 seeding (inside `seed_from_u64`) of a
+    /// bijective mix of `(seed, index)`, so distinct paths of one seed never share a stream.
+    fn path_rng(&self, index: usize) -> Xoshiro256PlusPlus {
+        Xoshiro256PlusPlus::seed_from_u64(mix64(mix64(self.seed) ^ index as u64))
+    }
+
+    /// The standard-normal shock of one step, scaled; no draw when the model is deterministic.
+    #[inline(always)]
+    fn draw(&self, rng: &mut Xoshiro256PlusPlus) -> f64 {
+        if self.shock > 0.0 {
+            let z: f64 = StandardNormal.sample(rng);
+            self.shock * z
+        } else {
+            0.0
+        }
+    }
+}
+
+/// SplitMix64's output function: a bijection on `u64` with good avalanche.
+fn mix64(mut z: u64) -> u64 {
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
+/// State of one path: current and previous price, running peak, max drawdown so far.
+#[derive(Debug, Clone, Copy)]
+struct PathState {
+    p: f64,
+    prev: f64,
+    peak: f64,
+    drawdown: f64,
+}
+
+impl PathState {
+    fn new(p0: f64) -> Self {
+        PathState {
+            p: p0,
+            prev: p0,
+            peak: p0,
+            drawdown: 0.0,
+        }
+    }
+
+    /// One step of the recursion; `forcing` is the shock plus any extra demand term.
+    #[inline(always)]
+    fn step(&mut self, k: &Kernel, forcing: f64) {
+        let next = self.p + k.kf * (k.fundamental - self.p) + k.kc * (self.p - self.prev) + forcing;
+        self.prev = self.p;
+        self.p = next;
+        if next > self.peak {
+            self.peak = next;
+        } else {
+            let dd = (self.peak - next) / self.peak;
+            if dd > self.drawdown {
+                self.drawdown = dd;
+            }
+        }
+    }
+
+    fn outcome(&self) -> PathOutcome {
+        PathOutcome {
+            terminal: self.p,
+            drawdown: self.drawdown,
+        }
+    }
+}
+
+/// What one path keeps: its terminal price and its max drawdown.
+#[derive(Debug, Clone, Copy, Default)]
+struct PathOutcome {
+    terminal: f64,
+    drawdown: f64,
+}
+
+/// Base path `index`: its terminal price and max drawdown.
+fn run_base_path(k: &Kernel, index: usize) -> PathOutcome {
+    let mut rng = k.path_rng(index);
+    let mut base = PathState::new(k.p0);
+    for _ in 0..k.steps {
+        base.step(k, k.draw(&mut rng));
+    }
+    base.outcome()
+}
+
+/// Path `index` without and with the order's extra demand `push` per step for the first
+/// `horizon` steps, on the same draws (common random numbers). The base side performs exactly
+/// the arithmetic of [`run_base_path`], so it is bit-identical to it.
+fn run_paired_path(k: &Kernel, index: usize, push: f64, horizon: usize) -> [PathOutcome; 2] {
+    let mut rng = k.path_rng(index);
+    let mut base = PathState::new(k.p0);
+    let mut with = base;
+    for step in 0..k.steps {
+        let shock = k.draw(&mut rng);
+        base.step(k, shock);
+        with.step(k, if step < horizon { shock + push } else { shock });
+    }
+    [base.outcome(), with.outcome()]
+}
+
+/// Runs `path(i)` for every path in parallel, in fixed blocks, into a path-ordered vector.
+fn run_all<T, F>(paths: usize, path: F) -> Vec<T>
+where
+    T: Copy + Default + Send,
+    F: Fn(usize) -> T + Sync,
+{
+    let mut out = vec![T::default(); paths];
+    out.par_chunks_mut(PATHS_PER_TASK)
+        .enumerate()
+        .for_each(|(block, chunk)| {
+            for (j, slot) in chunk.iter_mut().enumerate() {
+                *slot = path(block * PATHS_PER_TASK + j);
+            }
+        });
+    out
+}
+
+/// Summarises per-path outcomes (in path order) after checking they are finite.
+fn summarise(
+    outcomes: impl Iterator<Item = PathOutcome>,
+    cfg: &SimConfig,
+    params: &ChiarellaParams,
+) -> Result<SimSummary> {
+    let (mut terminal, mut drawdown): (Vec<f64>, Vec<f64>) =
+        outcomes.map(|o| (o.terminal, o.drawdown)).unzip();
+    if let Some(i) = terminal
+        .iter()
+        .zip(&drawdown)
+        .position(|(t, d)| !t.is_finite() || !d.is_finite())
+    {
+        return Err(diverged(params, i, terminal[i]));
+    }
+    Ok(SimSummary {
+        terminal: Quantiles::of(&mut terminal),
+        max_drawdown: Quantiles::of(&mut drawdown),
+        paths: cfg.paths,
+        steps: cfg.steps,
+        seed: cfg.seed,
+    })
+}
+
+fn diverged(params: &ChiarellaParams, path: usize, value: f64) -> Error {
+    Error::Numerical {
+        what: "chiarella simulation",
+        detail: format!(
+            "path {path} diverged (terminal price {value}); the per-step gains \
+             λ·w_F·α_F·Δt = {} and λ·w_C·α_C·Δt = {} make the recursion unstable over this horizon",
+            params.fundamental_gain_per_step(),
+            params.chartist_gain_per_step()
+        ),
+    }
+}
+
+/// Simulates `cfg.paths` Monte-Carlo paths of `cfg.steps` steps and summarises the terminal price
+/// and the max drawdown. Deterministic in `(params, cfg)`, independent of the thread count.
+///
+/// # Errors
+/// [`Error::InvalidParameter`] from [`ChiarellaParams::validate`] or [`SimConfig::validate`];
+/// [`Error::Numerical`] when a path overflows (explosive gains over a long horizon).
+pub fn simulate(params: &ChiarellaParams, cfg: &SimConfig) -> Result<SimSummary> {
+    params.validate()?;
+    cfg.validate()?;
+    let kernel = Kernel::new(params, cfg);
+    let outcomes = run_all(cfg.paths, |i| run_base_path(&kernel, i));
+    summarise(outcomes.into_iter(), cfg, params)
+}
+
+/// Simulates the paths without and with a proposed order (see [`OrderImpactSpec`]) on the same
+/// random draws, path by path (common random numbers), and reports the expected terminal impact.
+///
+/// Because both runs share every shock, the per-path difference carries no Monte-Carlo noise
+/// from the shocks themselves; in this linear model it is the same deterministic impulse
+/// response on every path, so `expected_impact` is exact for any number of paths.
+///
+/// # Errors
+/// As [`simulate`], plus [`OrderImpactSpec::validate`] (`"order-size"`, `"order-steps"`), and
+/// [`Error::Numerical`] when the mean terminal price without the order is not > 0 (parameters
+/// that take prices through zero), where the impact in basis points is undefined.
+pub fn simulate_with_order(
+    params: &ChiarellaParams,
+    cfg: &SimConfig,
+    order: &OrderImpactSpec,
+) -> Result<ImpactSummary> {
+    params.validate()?;
+    cfg.validate()?;
+    order.validate(cfg.steps)?;
+    // The extra demand Q/H enters the bracket, which is multiplied by λ·Δt.
+    let push = params.lambda * (order.size / order.steps as f64) * params.dt;
+    let kernel = Kernel::new(params, cfg);
+    let outcomes = run_all(cfg.paths, |i| {
+        run_paired_path(&kernel, i, push, order.steps)
+    });
+    let base = summarise(outcomes.iter().map(|o| o[0]), cfg, params)?;
+    let with_order = summarise(outcomes.iter().map(|o| o[1]), cfg, params)?;
+    let n = outcomes.len() as f64;
+    let diff = |o: &[PathOutcome; 2]| o[1].terminal - o[0].terminal;
+    let expected_impact = outcomes.iter().map(diff).sum::<f64>() / n;
+    let impact_var = outcomes
+        .iter()
+        .map(|o| (diff(o) - expected_impact).powi(2))
+        .sum::<f64>()
+        / n;
+    let expected_impact_bps = expected_impact / base.terminal.mean * 1e4;
+    if base.terminal.mean <= 0.0 || !expected_impact_bps.is_finite() {
+        return Err(Error::Numerical {
+            what: "chiarella order impact",
+            detail: format!(
+                "mean terminal price without the order is {} (not > 0): the parameters take \
+                 prices through zero and the impact in bps is undefined",
+                base.terminal.mean
+            ),
+        });
+    }
+    Ok(ImpactSummary {
+        order: *order,
+        base,
+        with_order,
+        expected_impact,
+        expected_impact_bps,
+        impact_std: impact_var.sqrt(),
+    })
+}
+
+/// One full price path `p[0..=steps]` (length `steps + 1`): path 0 of [`simulate`] with the
+/// same `seed`, for plotting and calibration tests.
+///
+/// # Errors
+/// As [`simulate`] with one path; `"steps"` must be in `1..=`[`MAX_SAMPLE_PATH_STEPS`].
+pub fn sample_path(params: &ChiarellaParams, steps: usize, seed: u64) -> Result<Vec<f64>> {
+    let cfg = SimConfig {
+        paths: 1,
+        steps,
+        seed,
+    };
+    params.validate()?;
+    cfg.validate()?;
+    if steps > MAX_SAMPLE_PATH_STEPS {
+        return Err(Error::InvalidParameter {
+            name: "steps",
+            value: steps.to_string(),
+            reason: format!("a stored path is limited to {MAX_SAMPLE_PATH_STEPS} steps"),
+        });
+    }
+    let k = Kernel::new(params, &cfg);
+    let mut rng = k.path_rng(0);
+    let mut state = PathState::new(k.p0);
+    let mut path = Vec::with_capacity(steps + 1);
+    path.push(state.p);
+    for _ in 0..steps {
+        state.step(&k, k.draw(&mut rng));
+        path.push(state.p);
+    }
+    match path.iter().position(|p| !p.is_finite()) {
+        Some(i) => Err(diverged(params, 0, path[i])),
+        None => Ok(path),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::tests::base_params;
+    use super::*;
+    use proptest::prelude::*;
+
+    fn deterministic(fundamental: f64, kf: f64, kc: f64) -> ChiarellaParams {
+        // λ = 1, Δt = 1, w_F = w_C = 0.5 ⇒ per-step gains kf = α_F/2, kc = α_C/2.
+        ChiarellaParams {
+            p0: 100.0,
+            fundamental,
+            alpha_f: 2.0 * kf,
+            alpha_c: 2.0 * kc,
+            w_f: 0.5,
+            w_c: 0.5,
+            w_n: 0.0,
+            sigma_n: 0.0,
+            sigma_p: 0.0,
+            lambda: 1.0,
+            dt: 1.0,
+        }
+    }
+
+    fn close(a: f64, b: f64, tol: f64) -> bool {
+        (a - b).abs() <= tol * (1.0 + b.abs())
+    }
+
+    #[test]
+    fn fundamentalists_converge_geometrically() {
+        // p0 = 100, F = 110, kf = 0.2, no chartists, no noise:
+        // p1 = 100 + 0.2·10 = 102; p2 = 102 + 0.2·8 = 103.6; p3 = 103.6 + 0.2·6.4 = 104.88,
+        // i.e. F − p_k = 10·0.8^k.
+        let params = deterministic(110.0, 0.2, 0.0);
+        let path = sample_path(&params, 3, 7).unwrap();
+        for (got, want) in path.iter().zip([100.0, 102.0, 103.6, 104.88]) {
+            assert!(close(*got, want, 1e-14), "{path:?}");
+        }
+        let summary = simulate(
+            &params,
+            &SimConfig {
+                paths: 3,
+                steps: 40,
+                seed: 1,
+            },
+        )
+        .unwrap();
+        let want = 110.0 - 10.0 * 0.8_f64.powi(40);
+        assert!(close(summary.terminal.mean, want, 1e-13));
+        assert_eq!(summary.terminal.std, 0.0);
+        assert_eq!(summary.terminal.q01, summary.terminal.q99);
+        assert_eq!(
+            summary.max_drawdown.q99, 0.0,
+            "monotone rise has no drawdown"
+        );
+    }
+
+    #[test]
+    fn chartists_add_momentum() {
+        // kf = 0.2, kc = 0.5, p[−1] = p0 = 100, F = 110:
+        // p1 = 100 + 0.2·10  + 0.5·0   = 102
+        // p2 = 102 + 0.2·8   + 0.5·2   = 104.6
+        // p3 = 104.6 + 0.2·5.4 + 0.5·2.6 = 106.98
+        let path = sample_path(&deterministic(110.0, 0.2, 0.5), 3, 0).unwrap();
+        for (got, want) in path.iter().zip([100.0, 102.0, 104.6, 106.98]) {
+            assert!(close(*got, want, 1e-14), "{path:?}");
+        }
+    }
+
+    #[test]
+    fn drawdown_of_a_fall() {
+        // p0 = 100, F = 90, kf = 0.5: 95, 92.5, 91.25 ⇒ drawdown (100 − 91.25)/100 = 0.0875.
+        let s = simulate(
+            &deterministic(90.0, 0.5, 0.0),
+            &SimConfig {
+                paths: 2,
+                steps: 3,
+                seed: 0,
+            },
+        )
+        .unwrap();
+        assert!(close(s.terminal.q50, 91.25, 1e-15));
+        assert!(close(s.max_drawdown.mean, 0.0875, 1e-14));
+    }
+
+    #[test]
+    fn order_impact_hand_checked() {
+        // No feedback: impact = λ·Q·Δt exactly, here 2·10·0.5 = 10.
+        let mut p = deterministic(100.0, 0.0, 0.0);
+        p.lambda = 2.0;
+        p.dt = 0.5;
+        p.alpha_f = 0.0;
+        let cfg = SimConfig {
+            paths: 4,
+            steps: 6,
+            seed: 3,
+        };
+        let r = simulate_with_order(
+            &p,
+            &cfg,
+            &OrderImpactSpec {
+                size: 10.0,
+                steps: 4,
+            },
+        )
+        .unwrap();
+        assert!(close(r.expected_impact, 10.0, 1e-14), "{r:?}");
+        assert!(close(r.expected_impact_bps, 1000.0, 1e-12));
+
+        // kf = 0.2, Q = 10 over H = 2 (push 5 per step), 3 steps, difference d:
+        // d1 = 5; d2 = 5 − 0.2·5 + 5 = 9; d3 = 9 − 0.2·9 = 7.2.
+        let p = deterministic(100.0, 0.2, 0.0);
+        let cfg = SimConfig {
+            paths: 2,
+            steps: 3,
+            seed: 3,
+        };
+        let r = simulate_with_order(
+            &p,
+            &cfg,
+            &OrderImpactSpec {
+                size: 10.0,
+                steps: 2,
+            },
+        )
+        .unwrap();
+        assert!(close(r.expected_impact, 7.2, 1e-13), "{r:?}");
+        assert!(close(r.with_order.terminal.mean, 107.2, 1e-13));
+        assert_eq!(r.impact_std, 0.0);
+    }
+
+    #[test]
+    fn order_impact_with_noise_uses_common_random_numbers() {
+        // Same kf = 0.2 impulse response as above, now with noise and momentum 0 ⇒ still 7.2 on
+        // every path (linear model, shared shocks); base equals plain simulate bit for bit.
+        let mut p = deterministic(100.0, 0.2, 0.0);
+        p.sigma_p = 2.0;
+        let cfg = SimConfig {
+            paths: 500,
+            steps: 3,
+            seed: 11,
+        };
+        let order = OrderImpactSpec {
+            size: 10.0,
+            steps: 2,
+        };
+        let r = simulate_with_order(&p, &cfg, &order).unwrap();
+        assert!(close(r.expected_impact, 7.2, 1e-10), "{r:?}");
+        assert!(r.impact_std < 1e-10);
+        assert!(r.base.terminal.std > 1.0, "noise is really there");
+        assert_eq!(r.base, simulate(&p, &cfg).unwrap());
+        let diff_of_means = r.with_order.terminal.mean - r.base.terminal.mean;
+        assert!(close(r.expected_impact, diff_of_means, 1e-10));
+        // A sell has the mirror impact.
+        let sell = OrderImpactSpec {
+            size: -10.0,
+            ..order
+        };
+        let s = simulate_with_order(&p, &cfg, &sell).unwrap();
+        assert!(close(s.expected_impact, -7.2, 1e-10));
+    }
+
+    #[test]
+    fn seeded_runs_reproduce_and_seeds_differ() {
+        let cfg = SimConfig {
+            paths: 200,
+            steps: 50,
+            seed: 42,
+        };
+        let a = simulate(&base_params(), &cfg).unwrap();
+        assert_eq!(a, simulate(&base_params(), &cfg).unwrap());
+        let b = simulate(&base_params(), &SimConfig { seed: 43, ..cfg }).unwrap();
+        assert_ne!(a.terminal, b.terminal);
+        // Path 0 of simulate is sample_path with the same seed.
+        let one = simulate(&base_params(), &SimConfig { paths: 1, ..cfg }).unwrap();
+        let path = sample_path(&base_params(), cfg.steps, cfg.seed).unwrap();
+        assert_eq!(one.terminal.mean, *path.last().unwrap());
+    }
+
+    #[test]
+    fn thread_count_does_not_change_results() {
+        let cfg = SimConfig {
+            paths: 1000,
+            steps: 100,
+            seed: 9,
+        };
+        let order = OrderImpactSpec {
+            size: 5.0,
+            steps: 10,
+        };
+        let run = |threads: usize| {
+            rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap()
+                .install(|| {
+                    (
+                        simulate(&base_params(), &cfg).unwrap(),
+                        simulate_with_order(&base_params(), &cfg, &order).unwrap(),
+                    )
+                })
+        };
+        let (one, one_order) = run(1);
+        let (two, two_order) = run(2);
+        assert_eq!(one, two);
+        assert_eq!(one_order, two_order);
+        assert_eq!(one.terminal.mean.to_bits(), two.terminal.mean.to_bits());
+    }
+
+    #[test]
+    fn pure_noise_mean_is_p0() {
+        // α = 0, σ_p = 1, Δt = 1, 100 steps ⇒ terminal ~ N(100, 100): std 10.
+        let mut p = base_params();
+        p.alpha_f = 0.0;
+        p.alpha_c = 0.0;
+        p.sigma_n = 0.0;
+        p.sigma_p = 1.0;
+        let cfg = SimConfig {
+            paths: 4000,
+            steps: 100,
+            seed: 5,
+        };
+        let s = simulate(&p, &cfg).unwrap();
+        let se = s.terminal.std / (cfg.paths as f64).sqrt();
+        assert!((s.terminal.mean - 100.0).abs() < 4.0 * se, "{s:?}");
+        assert!((s.terminal.std - 10.0).abs() < 0.5, "{s:?}");
+        // Median of a normal is its mean; 5 %/95 % at ±1.645σ.
+        assert!((s.terminal.q50 - 100.0).abs() < 1.0);
+        assert!(
+            (s.terminal.q95 - s.terminal.q05 - 2.0 * 16.45).abs() < 2.0,
+            "{s:?}"
+        );
+    }
+
+    #[test]
+    fn explosive_parameters_error_instead_of_nan() {
+        let mut p = deterministic(100.0, 0.0, 5.0);
+        p.p0 = 101.0; // start off the fundamental so the momentum has something to amplify
+        p.alpha_f = 1.0;
+        let err = simulate(
+            &p,
+            &SimConfig {
+                paths: 2,
+                steps: 2000,
+                seed: 0,
+            },
+        )
+        .unwrap_err();
+        assert!(matches!(err, Error::Numerical { .. }), "{err}");
+        assert!(sample_path(&p, 2000, 0).is_err());
+    }
+
+    #[test]
+    fn impact_in_bps_of_a_non_positive_price_is_an_error() {
+        // One wild path that ends below zero: bps of a negative mean price are meaningless.
+        let mut p = base_params();
+        p.p0 = 1.0;
+        p.sigma_p = 100.0;
+        let order = OrderImpactSpec {
+            size: 1.0,
+            steps: 1,
+        };
+        let seed = (0..64)
+            .find(|&seed| {
+                let cfg = SimConfig {
+                    paths: 1,
+                    steps: 1,
+                    seed,
+                };
+                simulate(&p, &cfg).unwrap().terminal.mean < 0.0
+            })
+            .expect("half the seeds end below zero");
+        let cfg = SimConfig {
+            paths: 1,
+            steps: 1,
+            seed,
+        };
+        let err = simulate_with_order(&p, &cfg, &order).unwrap_err();
+        assert!(matches!(err, Error::Numerical { .. }), "{err}");
+    }
+
+    #[test]
+    fn invalid_inputs_are_errors() {
+        let cfg = SimConfig {
+            paths: 0,
+            steps: 10,
+            seed: 0,
+        };
+        assert!(
+            simulate(&base_params(), &cfg)
+                .unwrap_err()
+                .to_string()
+                .contains("paths")
+        );
+        let mut p = base_params();
+        p.sigma_p = -1.0;
+        let cfg = SimConfig {
+            paths: 1,
+            steps: 10,
+            seed: 0,
+        };
+        assert!(
+            simulate(&p, &cfg)
+                .unwrap_err()
+                .to_string()
+                .contains("sigma-p")
+        );
+        let order = OrderImpactSpec {
+            size: 1.0,
+            steps: 11,
+        };
+        let err = simulate_with_order(&base_params(), &cfg, &order).unwrap_err();
+        assert!(err.to_string().contains("order-steps"));
+        let err = sample_path(&base_params(), MAX_SAMPLE_PATH_STEPS + 1, 0).unwrap_err();
+        assert!(err.to_string().contains("steps"), "{err}");
+    }
+
+    #[test]
+    fn summary_serialises_with_the_documented_keys() {
+        let s = simulate(
+            &base_params(),
+            &SimConfig {
+                paths: 10,
+                steps: 10,
+                seed: 0,
+            },
+        )
+        .unwrap();
+        let json = serde_json::to_value(s).unwrap();
+        for key in ["mean", "std", "q01", "q05", "q50", "q95", "q99"] {
+            assert!(json["terminal"][key].is_f64(), "{key}");
+            assert!(json["max_drawdown"][key].is_f64(), "{key}");
+        }
+        assert_eq!(json["paths"], 10);
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+        #[test]
+        fn quantiles_are_ordered(
+            alpha_f in 0.0..2.0_f64,
+            alpha_c in -1.0..1.0_f64,
+            sigma_n in 0.0..3.0_f64,
+            sigma_p in 0.0..3.0_f64,
+            paths in 1usize..60,
+            steps in 1usize..60,
+            seed in any::<u64>(),
+        ) {
+            let params = ChiarellaParams { alpha_f, alpha_c, sigma_n, sigma_p, ..base_params() };
+            let s = simulate(&params, &SimConfig { paths, steps, seed }).unwrap();
+            for q in [s.terminal, s.max_drawdown] {
+                prop_assert!(q.q01 <= q.q05 && q.q05 <= q.q50 && q.q50 <= q.q95 && q.q95 <= q.q99);
+                prop_assert!(q.std >= 0.0 && q.mean.is_finite());
+            }
+            prop_assert!(s.max_drawdown.q01 >= 0.0);
+        }
+    }
+}

@@ -1,1 +1,0 @@
-//! Placeholder: filled in by the hmm work of issue 2.

@@ -1,0 +1,40 @@
+//! Technical indicators — EMA, RSI, MACD, Bollinger bands, ATR, SuperTrend — in TA-Lib's
+//! conventions (pandas-ta's for SuperTrend), plus Hermes's standard feature set.
+//!
+//! Owns indicator math only: no IO, no clock, no allocation per update. Each indicator has
+//! - a **streaming** struct (`Ema`, `Rsi`, `Macd`, `Bollinger`, `Atr`, `SuperTrend`) with
+//!   `new(params) -> Result<Self>`, `update(..) -> Result<Option<Output>>` (`None` during the
+//!   warm-up; a NaN/infinite input or a bar with `high < low` is an error and leaves the state
+//!   untouched), `warm_up()` (index of the first output) and `reset()`;
+//! - a **batch** function over slices (`ema`, `rsi`, `macd`, `bollinger`, `atr`, `supertrend`)
+//!   that validates the whole input first, writes **NaN** for warm-up rows (never zeros), and is
+//!   **bit-identical** to the streaming form: it runs the same step functions, with the warm-up
+//!   driven by the streaming struct itself and a tight steady-state loop after it.
+//!
+//! Warm-up (index of the first output): EMA(n) `n−1`; RSI(n) `n`; MACD(f,s,g) `s−1+g−1` (33);
+//! Bollinger(n) `n−1`; ATR(n) `n`; SuperTrend(n) `n`. Each submodule's doc states its exact
+//! convention, edge cases and how it differs from TA-Lib in the last bits. The committed
+//! reference `strategies/testdata/indicators/` (TA-Lib 0.8 / pandas-ta on BTCUSDT 1h 2021-01)
+//! is checked to 1e-9 relative by the tests here.
+
+mod atr;
+mod bollinger;
+mod common;
+mod ema;
+mod features;
+mod macd;
+mod rsi;
+mod supertrend;
+
+#[cfg(test)]
+mod reference_tests;
+
+pub use atr::{Atr, atr, true_range};
+pub use bollinger::{Bollinger, BollingerOutput, BollingerSeries, bollinger};
+pub use ema::{Ema, ema};
+pub use features::{
+    StandardFeatureEngine, StandardFeatureRow, StandardFeatures, standard_features,
+};
+pub use macd::{Macd, MacdOutput, MacdSeries, macd};
+pub use rsi::{Rsi, rsi};
+pub use supertrend::{SuperTrend, SuperTrendOutput, SuperTrendSeries, supertrend};
