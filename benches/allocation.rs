@@ -83,9 +83,12 @@ fn bench_allocation(c: &mut Criterion) {
     let sigma = factor_covariance(n, 7);
     let mu = expected_returns(n, 11);
     g.throughput(Throughput::Elements(n as u64));
-    g.bench_function(BenchmarkId::new("cara", n), |b| {
-        b.iter(|| cara(black_box(&mu), black_box(&sigma), black_box(5.0)).expect("cara"));
-    });
+    // γ = 5 holds a few assets; γ = 200 diversifies into most of them (more active-set steps).
+    for gamma in [5.0, 200.0] {
+        g.bench_function(BenchmarkId::new(format!("cara_gamma{gamma}"), n), |b| {
+            b.iter(|| cara(black_box(&mu), black_box(&sigma), black_box(gamma)).expect("cara"));
+        });
+    }
     g.bench_function(BenchmarkId::new("sparse_l1", n), |b| {
         b.iter(|| {
             sparse_l1(
@@ -124,14 +127,18 @@ fn describe(_: &mut Criterion) {
     let mu = expected_returns(50, 11);
     let nz = |w: &DVector<f64>| w.iter().filter(|&&x| x != 0.0).count();
     let a = cara(&mu, &sigma, 5.0).expect("cara");
+    let broad = cara(&mu, &sigma, 200.0).expect("cara");
     let s = sparse_l1(&mu, &sigma, 0.5, 2e-5).expect("sparse");
     let r50 = risk_parity(&sigma).expect("rp");
     let r500 = risk_parity(&factor_covariance(500, 13)).expect("rp");
     eprintln!(
-        "problem sizes: cara/50 {} assets held, {} iterations; sparse_l1/50 {} non-zero, {} \
+        "problem sizes: cara/50 γ=5 {} assets held, {} iterations; γ=200 {} held, {} \
+         iterations; sparse_l1/50 {} non-zero, {} \
          iterations; risk_parity/50 {} iterations; risk_parity/500 {} iterations",
         nz(&a.weights),
         a.iterations,
+        nz(&broad.weights),
+        broad.iterations,
         nz(&s.weights),
         s.iterations,
         r50.iterations,

@@ -198,7 +198,7 @@ pub fn run(args: &DemoArgs) -> Result<()> {
     let recent = &closes[closes.len() - 500..];
     let cal =
         strategies::chiarella::calibrate(recent, 1.0).context("calibrating the Chiarella model")?;
-    let mut params = cal.params.clone();
+    let mut params = cal.params;
     params.p0 = recent[recent.len() - 1];
     let cfg = strategies::chiarella::SimConfig {
         paths: 2000,
@@ -283,7 +283,7 @@ pub fn run(args: &DemoArgs) -> Result<()> {
             m.sharpe.map_or("n/a".into(), |s| format!("{s:.2}")),
             100.0 * m.max_drawdown
         )?;
-        report.insert(name.into(), serde_json::to_value(&m)?);
+        report.insert(name.into(), serde_json::to_value(m)?);
     }
     std::fs::write(p("metrics.json"), serde_json::to_string_pretty(&report)?)?;
 

@@ -39,7 +39,7 @@ pub fn chiarella(args: &ChiarellaArgs) -> Result<()> {
                 steps: args.order_steps,
             };
             let r = simulate_with_order(&params, &cfg, &order).map_err(|e| model_err(flags, e))?;
-            let mut v = serde_json::to_value(&r.base)?;
+            let mut v = serde_json::to_value(r.base)?;
             v["impact"] = serde_json::json!({
                 "order_size": size,
                 "order_steps": args.order_steps,

@@ -428,6 +428,8 @@ impl TimeBarBuilder {
             self.close_bar(ob, closed);
         }
         self.fill_flat(boundary, closed);
+        // Intervals before `boundary` are final now, with or without flat bars.
+        self.watermark = self.watermark.max(Some(boundary));
         Ok(())
     }
 
@@ -605,6 +607,19 @@ mod tests {
         );
         assert_eq!(
             flat.push(t(6 * H - 1, 1.0, 1.0), &mut out).unwrap(),
+            PushOutcome::Late
+        );
+        let mut skip = TimeBarBuilder::new(TimeBarConfig::new(H)).unwrap();
+        skip.push(t(0, 1.0, 1.0), &mut out).unwrap();
+        out.clear();
+        skip.advance_to(H - 1, &mut out).unwrap();
+        assert!(out.is_empty(), "the bar is still open before its end");
+        skip.push(t(H, 1.0, 1.0), &mut out).unwrap();
+        out.clear();
+        skip.advance_to(5 * H, &mut out).unwrap();
+        assert_eq!(out.len(), 1, "skip policy: only the open bar closes");
+        assert_eq!(
+            skip.push(t(5 * H - 1, 1.0, 1.0), &mut out).unwrap(),
             PushOutcome::Late
         );
         // A huge gap (µs read as ns) is an error and changes nothing.

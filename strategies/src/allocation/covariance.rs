@@ -50,9 +50,11 @@ fn centred(returns: &DMatrix<f64>) -> DMatrix<f64> {
     x
 }
 
-/// `X'X` made exactly symmetric (its upper triangle mirrored).
-fn gram(x: &DMatrix<f64>) -> DMatrix<f64> {
-    let mut g = x.tr_mul(x);
+/// `X'X` made exactly symmetric (its upper triangle mirrored). `xt` is `X'`: the product of
+/// two plain matrices goes through nalgebra's blocked GEMM, several times faster than
+/// `tr_mul`'s dot products.
+fn gram(xt: &DMatrix<f64>, x: &DMatrix<f64>) -> DMatrix<f64> {
+    let mut g = xt * x;
     g.fill_lower_triangle_with_upper_triangle();
     g
 }
@@ -66,7 +68,7 @@ fn gram(x: &DMatrix<f64>) -> DMatrix<f64> {
 pub fn sample_covariance(returns: &DMatrix<f64>) -> Result<DMatrix<f64>> {
     check_returns(returns, 2)?;
     let x = centred(returns);
-    Ok(gram(&x) / (returns.nrows() - 1) as f64)
+    Ok(gram(&x.transpose(), &x) / (returns.nrows() - 1) as f64)
 }
 
 /// Ledoit-Wolf shrinkage of the covariance toward a scaled identity (Ledoit & Wolf 2004, "A
@@ -89,7 +91,8 @@ pub fn ledoit_wolf(returns: &DMatrix<f64>) -> Result<(DMatrix<f64>, f64)> {
     check_returns(returns, 2)?;
     let (t, n) = (returns.nrows(), returns.ncols());
     let x = centred(returns);
-    let s = gram(&x) / t as f64;
+    let xt = x.transpose();
+    let s = gram(&xt, &x) / t as f64;
     if n == 1 {
         return Ok((s, 0.0));
     }
@@ -101,7 +104,7 @@ pub fn ledoit_wolf(returns: &DMatrix<f64>) -> Result<(DMatrix<f64>, f64)> {
     // ‖S − mI‖²_F / n, expanded as sklearn does.
     let d2 = (s_frob2 - 2.0 * m * trace + nf * m * m) / nf;
     // Σₜ ‖xₜ‖⁴ (sklearn's sum of X²'X²).
-    let fourth: f64 = x.row_iter().map(|r| r.norm_squared().powi(2)).sum();
+    let fourth: f64 = xt.column_iter().map(|r| r.norm_squared().powi(2)).sum();
     let b2 = ((fourth / tf - s_frob2) / (nf * tf)).max(0.0);
     let delta = if d2 > 0.0 { b2.min(d2) / d2 } else { 0.0 };
     let mut shrunk = s * (1.0 - delta);

@@ -13,8 +13,9 @@
 //! The working set `W` holds the variables fixed at their bound `xᵢ = 0`; `F` is the rest.
 //! Starting from a feasible vertex (`F = {k}`):
 //! 1. Solve the equality-constrained subproblem on `F`: minimise over `x_F` with `a_F'x_F = b`.
-//!    If the reduced Hessian is positive definite (Cholesky succeeds and is well conditioned)
-//!    this gives the unique minimiser `x*_F` by a Schur-complement solve; otherwise a null-space
+//!    If `H_FF` is positive definite (Cholesky succeeds with no tiny pivot) this gives the unique
+//!    minimiser `x*_F` by a Schur-complement solve with iterative refinement until the KKT
+//!    residual is at rounding level; otherwise (or if refinement stalls) a null-space
 //!    method with a symmetric eigendecomposition returns either the minimiser closest to the
 //!    current point along flat directions, or — if the objective decreases linearly along a
 //!    flat direction — that descent ray.
@@ -220,12 +221,31 @@ fn subspace<H: Hessian>(
             .fold(f64::INFINITY, f64::min);
         let max_diag = (0..m).map(|i| hff[(i, i)]).fold(0.0, f64::max);
         if min_pivot > 1e-11 * max_diag {
+            // Schur complement on the KKT system  H x − ν a = −c,  a'x = b:
+            // x = H⁻¹f + ν H⁻¹a with ν = (h − a'H⁻¹f) / a'H⁻¹a, for right-hand side (f, h).
             let y = ch.solve(&af);
-            let z = ch.solve(&(-&cf));
             let ay = af.dot(&y);
             if ay > 0.0 && ay.is_finite() {
-                let nu = (b - af.dot(&z)) / ay;
-                return Step::Point(z + y * nu);
+                let kkt = |f: &DVector<f64>, h: f64| {
+                    let z = ch.solve(f);
+                    let nu = (h - af.dot(&z)) / ay;
+                    (z + &y * nu, nu)
+                };
+                let (mut x, mut nu) = kkt(&(-&cf), b);
+                // The Schur complement loses accuracy when H_FF is ill conditioned even if the
+                // reduced Hessian is not (nearly collinear assets); iterative refinement on the
+                // KKT residual restores it, and the null-space method takes over if it cannot.
+                let tol = 1e-13 * gscale.max(nu.abs() * af.amax());
+                for _ in 0..4 {
+                    let rf = -&cf - (&hff * &x - &af * nu);
+                    let rh = b - af.dot(&x);
+                    if rf.amax() <= tol && rh.abs() <= 1e-15 * b.abs().max(1.0) {
+                        return Step::Point(x);
+                    }
+                    let (dx, dnu) = kkt(&rf, rh);
+                    x += dx;
+                    nu += dnu;
+                }
             }
         }
     }

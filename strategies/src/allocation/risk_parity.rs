@@ -22,7 +22,8 @@
 //!    `1/(1+λ)` while the Newton decrement `λ > 1/4` (Nesterov's damped Newton: stays inside
 //!    the domain, global convergence), full steps after (quadratic convergence).
 //!
-//! Stops when `maxᵢ |n zᵢ(Cz)ᵢ − 1| ≤ 1e-11` (so every `|n·RCᵢ − 1| ≲ 2e-11`). If it fails,
+//! Stops when `maxᵢ |n zᵢ(Cz)ᵢ − 1| ≤ 1e-11` (so every `|n·RCᵢ − 1| ≲ 2e-11`), or at
+//! `≤ 1e-9` once Newton stagnates at the rounding floor of a near-singular `Σ`. If it fails,
 //! the long-only minimum-variance QP tells whether a zero-variance long-only portfolio is the
 //! reason (then no equal-risk portfolio exists).
 
@@ -33,9 +34,12 @@ use crate::{Error, Result};
 
 /// Target of `maxᵢ |n zᵢ(Cz)ᵢ − 1|`.
 const TOLERANCE: f64 = 1e-11;
+/// Accepted instead of [`TOLERANCE`] once Newton stops improving (rounding floor of an
+/// ill-conditioned `Σ`); still well inside the documented `1e-8` on risk contributions.
+const ACCEPT: f64 = 1e-9;
 /// Newton steps allowed after the coordinate-descent phase.
 const MAX_NEWTON: usize = 100;
-/// `‖z‖∞` beyond which the problem is declared unbounded (a zero-variance long-only mix).
+/// `‖z‖∞` beyond which the iterates are declared divergent (a zero-variance long-only mix).
 const BLOW_UP: f64 = 1e9;
 
 /// The long-only portfolio whose assets contribute equally to its variance
@@ -48,7 +52,8 @@ const BLOW_UP: f64 = 1e9;
 /// - [`Error::InvalidParameter`] (`sigma`) if an asset has zero variance — it cannot carry
 ///   a share of the risk;
 /// - [`Error::Infeasible`] if a long-only combination of assets has (numerically) zero
-///   variance, so no equal-risk portfolio exists;
+///   variance — below `1e-6` of a single asset's, in correlation units — so no
+///   (well-conditioned) equal-risk portfolio exists;
 /// - [`Error::NoConvergence`] / [`Error::Numerical`] if the solver fails (not expected for a
 ///   valid covariance).
 pub fn risk_parity(sigma: &DMatrix<f64>) -> Result<Allocation> {
@@ -105,22 +110,36 @@ fn deviation(z: &DVector<f64>, cz: &DVector<f64>) -> f64 {
     worst
 }
 
-/// When the solver fails, checks whether the reason is a long-only portfolio of zero variance
-/// (then no equal-risk portfolio exists): the long-only minimum-variance QP decides it.
+/// Long-only portfolios with a variance below this fraction of a single asset's (in correlation
+/// units) make the problem numerically ill-posed.
+const RISKLESS: f64 = 1e-6;
+
+/// When the solver fails, checks whether the reason is a long-only portfolio of (numerically)
+/// zero variance — then no (well-conditioned) equal-risk portfolio exists: the long-only
+/// minimum-variance QP on `C` decides it.
 fn explain_failure(corr: &DMatrix<f64>, err: Error) -> Error {
     let zero_mu = DVector::zeros(corr.nrows());
     match super::cara(&zero_mu, corr, 1.0) {
-        Ok(min_var) if min_var.variance <= 1e-10 => unbounded(),
+        Ok(min_var) if min_var.variance <= RISKLESS => riskless(min_var.variance),
         _ => err,
     }
 }
 
-fn unbounded() -> Error {
+fn diverged() -> Error {
+    Error::Numerical {
+        what: "risk_parity",
+        detail: "iterates diverged (is a long-only portfolio nearly riskless?)".into(),
+    }
+}
+
+fn riskless(variance: f64) -> Error {
     Error::Infeasible {
         what: "risk_parity",
-        detail: "a long-only combination of assets has (numerically) zero variance, so no \
-                 equal-risk-contribution portfolio exists"
-            .into(),
+        detail: format!(
+            "a long-only combination of assets is (numerically) riskless: variance {variance:e} \
+             in units of one asset's variance, so no well-conditioned equal-risk-contribution \
+             portfolio exists"
+        ),
     }
 }
 
@@ -140,7 +159,7 @@ fn solve_unit_diagonal(corr: &DMatrix<f64>) -> Result<(DVector<f64>, usize)> {
     let mut cz = corr * &z;
     let mut dev = deviation(&z, &cz);
     if !dev.is_finite() {
-        return Err(unbounded());
+        return Err(diverged());
     }
     let mut iterations = 0;
     // Phase 1: cyclical coordinate descent. A Newton step costs about n/6 sweeps, so the
@@ -168,7 +187,7 @@ fn solve_unit_diagonal(corr: &DMatrix<f64>) -> Result<(DVector<f64>, usize)> {
         cz = corr * &z;
         dev = deviation(&z, &cz);
         if !dev.is_finite() || z.amax() > BLOW_UP {
-            return Err(unbounded());
+            return Err(diverged());
         }
     }
     // Phase 2: damped Newton on F(z) = n(½z'Cz) − Σ log zᵢ.
@@ -176,6 +195,9 @@ fn solve_unit_diagonal(corr: &DMatrix<f64>) -> Result<(DVector<f64>, usize)> {
     let mut newton = 0;
     while dev > TOLERANCE {
         if newton == MAX_NEWTON {
+            if dev <= ACCEPT {
+                break;
+            }
             return Err(Error::NoConvergence {
                 what: "risk_parity",
                 iterations,
@@ -213,11 +235,17 @@ fn solve_unit_diagonal(corr: &DMatrix<f64>) -> Result<(DVector<f64>, usize)> {
         }
         z = next;
         cz = corr * &z;
+        let previous = dev;
         dev = deviation(&z, &cz);
         newton += 1;
+        if dev <= ACCEPT && dev > 0.5 * previous {
+            // Stagnation at the rounding floor: quadratic convergence would have done better.
+            iterations += 1;
+            break;
+        }
         iterations += 1;
         if !dev.is_finite() || z.amax() > BLOW_UP {
-            return Err(unbounded());
+            return Err(diverged());
         }
     }
     Ok((z, iterations))

@@ -127,26 +127,22 @@ pub fn atr(high: &[f64], low: &[f64], close: &[f64], period: usize) -> Result<Ve
 /// Batch ATR on validated input.
 pub(crate) fn atr_unchecked(high: &[f64], low: &[f64], close: &[f64], period: usize) -> Vec<f64> {
     let len = close.len();
-    let mut out = missing(len);
     let Ok(mut a) = Atr::new(period) else {
-        return out;
+        return missing(len);
     };
     let warm = (period + 1).min(len);
-    for i in 0..warm {
-        if let Some(v) = a.push(high[i], low[i], close[i]) {
-            out[i] = v;
-        }
-    }
+    let mut out = Vec::with_capacity(len);
+    out.extend((0..warm).map(|i| a.push(high[i], low[i], close[i]).unwrap_or(f64::NAN)));
     if warm < len {
         let (decay, weight, mut v) = (a.decay, a.weight, a.value);
         let bars = high[warm..]
             .iter()
             .zip(&low[warm..])
             .zip(&close[warm - 1..]);
-        for (((h, l), pc), o) in bars.zip(&mut out[warm..]) {
+        out.extend(bars.map(|((h, l), pc)| {
             v = v * decay + true_range(*h, *l, *pc) * weight;
-            *o = v;
-        }
+            v
+        }));
     }
     out
 }

@@ -127,22 +127,19 @@ pub fn ema(xs: &[f64], period: usize) -> Result<Vec<f64>> {
 
 /// Batch EMA on validated input.
 pub(crate) fn ema_unchecked(xs: &[f64], period: usize) -> Vec<f64> {
-    let mut out = missing(xs.len());
     let Ok(mut e) = Ema::new(period) else {
-        return out;
+        return missing(xs.len());
     };
     let warm = period.min(xs.len());
-    for (x, o) in xs[..warm].iter().zip(&mut out[..warm]) {
-        if let Some(v) = e.push(*x) {
-            *o = v;
-        }
-    }
+    // Written once, by `extend` over exact-size iterators (no fill pass, no per-row checks).
+    let mut out = Vec::with_capacity(xs.len());
+    out.extend(xs[..warm].iter().map(|x| e.push(*x).unwrap_or(f64::NAN)));
     let (alpha, decay) = e.coefficients();
     let mut v = e.raw();
-    for (x, o) in xs[warm..].iter().zip(&mut out[warm..]) {
+    out.extend(xs[warm..].iter().map(|x| {
         v = ema_step(v, *x, alpha, decay);
-        *o = v;
-    }
+        v
+    }));
     out
 }
 

@@ -167,23 +167,19 @@ pub fn rsi(xs: &[f64], period: usize) -> Result<Vec<f64>> {
 
 /// Batch RSI on validated input.
 pub(crate) fn rsi_unchecked(xs: &[f64], period: usize) -> Vec<f64> {
-    let mut out = missing(xs.len());
     let Ok(mut r) = Rsi::new(period) else {
-        return out;
+        return missing(xs.len());
     };
     let warm = (period + 1).min(xs.len());
-    for (x, o) in xs[..warm].iter().zip(&mut out[..warm]) {
-        if let Some(v) = r.push(*x) {
-            *o = v;
-        }
-    }
+    let mut out = Vec::with_capacity(xs.len());
+    out.extend(xs[..warm].iter().map(|x| r.push(*x).unwrap_or(f64::NAN)));
     if warm < xs.len() {
         let (decay, weight) = (r.decay, r.weight);
         let (mut ag, mut al) = (r.avg_gain, r.avg_loss);
-        for ((x, prev), o) in xs[warm..].iter().zip(&xs[warm - 1..]).zip(&mut out[warm..]) {
+        out.extend(xs[warm..].iter().zip(&xs[warm - 1..]).map(|(x, prev)| {
             wilder_step(&mut ag, &mut al, x - prev, decay, weight);
-            *o = rsi_value(ag, al);
-        }
+            rsi_value(ag, al)
+        }));
     }
     out
 }
