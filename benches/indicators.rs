@@ -1,15 +1,23 @@
 //! Indicator and bar-builder throughput on 1M rows of a seeded random walk (rows/s, trades/s).
 //!
-//! Run: `cargo bench --bench indicators`. Peers' TA-Lib figures on the same machine are in the
-//! strategies indicators report; every batch indicator should beat them.
+//! Run: `cargo bench --bench indicators` (about a minute and a half). Peers' TA-Lib figures on
+//! the same machine are in the strategies indicators report; every batch indicator should beat
+//! them. Each batch indicator is measured twice: the allocating function (`<name>`, fresh output
+//! columns per call, so it pays the OS page faults of multi-MB buffers) and the buffer-reusing
+//! `_into` variant (`<name>/into`, the same output buffers every iteration).
 
 use std::hint::black_box;
 use std::time::Duration;
 
-use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use criterion::measurement::WallTime;
+use criterion::{
+    BenchmarkGroup, Criterion, SamplingMode, Throughput, criterion_group, criterion_main,
+};
 use strategies::bars::{TimeBarBuilder, TimeBarConfig, Trade};
 use strategies::indicators::{
-    StandardFeatureEngine, atr, bollinger, ema, macd, rsi, standard_features, supertrend,
+    BollingerSeries, MacdSeries, StandardFeatureEngine, StandardFeatures, SuperTrendSeries, atr,
+    atr_into, bollinger, bollinger_into, ema, ema_into, macd, macd_into, rsi, rsi_into,
+    standard_features, standard_features_into, supertrend, supertrend_into,
 };
 
 const ROWS: usize = 1_000_000;
@@ -47,29 +55,64 @@ fn bars() -> (Vec<f64>, Vec<f64>, Vec<f64>) {
     (high, low, close)
 }
 
+/// 20 flat samples (every iteration is milliseconds long), ~1 s warm-up, ~2 s measurement.
+fn configure(g: &mut BenchmarkGroup<'_, WallTime>) {
+    g.sample_size(20)
+        .sampling_mode(SamplingMode::Flat)
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(2));
+    g.throughput(Throughput::Elements(ROWS as u64));
+}
+
 fn indicators(c: &mut Criterion) {
     let (high, low, close) = bars();
     let mut g = c.benchmark_group("indicators_1M");
-    g.sample_size(20)
-        .warm_up_time(Duration::from_millis(500))
-        .measurement_time(Duration::from_secs(3));
-    g.throughput(Throughput::Elements(ROWS as u64));
+    configure(&mut g);
+    let mut col = vec![0.0; ROWS];
+
     g.bench_function("ema_12", |b| b.iter(|| ema(black_box(&close), 12).unwrap()));
+    g.bench_function("ema_12/into", |b| {
+        b.iter(|| ema_into(black_box(&close), 12, &mut col).unwrap());
+    });
     g.bench_function("rsi_14", |b| b.iter(|| rsi(black_box(&close), 14).unwrap()));
+    g.bench_function("rsi_14/into", |b| {
+        b.iter(|| rsi_into(black_box(&close), 14, &mut col).unwrap());
+    });
     g.bench_function("macd_12_26_9", |b| {
         b.iter(|| macd(black_box(&close), 12, 26, 9).unwrap())
+    });
+    let mut macd_out = MacdSeries::default();
+    g.bench_function("macd_12_26_9/into", |b| {
+        b.iter(|| macd_into(black_box(&close), 12, 26, 9, &mut macd_out).unwrap());
     });
     g.bench_function("bollinger_20_2", |b| {
         b.iter(|| bollinger(black_box(&close), 20, 2.0).unwrap())
     });
+    let mut bb_out = BollingerSeries::default();
+    g.bench_function("bollinger_20_2/into", |b| {
+        b.iter(|| bollinger_into(black_box(&close), 20, 2.0, &mut bb_out).unwrap());
+    });
     g.bench_function("atr_10", |b| {
         b.iter(|| atr(black_box(&high), &low, &close, 10).unwrap())
+    });
+    g.bench_function("atr_10/into", |b| {
+        b.iter(|| atr_into(black_box(&high), &low, &close, 10, &mut col).unwrap());
     });
     g.bench_function("supertrend_10_3", |b| {
         b.iter(|| supertrend(black_box(&high), &low, &close, 10, 3.0).unwrap())
     });
+    let mut st_out = SuperTrendSeries::default();
+    g.bench_function("supertrend_10_3/into", |b| {
+        b.iter(|| supertrend_into(black_box(&high), &low, &close, 10, 3.0, &mut st_out).unwrap());
+    });
     g.bench_function("standard_features_batch", |b| {
         b.iter(|| standard_features(black_box(&high), &low, &close).unwrap())
+    });
+    let mut features_out = StandardFeatures::default();
+    g.bench_function("standard_features_batch/into", |b| {
+        b.iter(|| {
+            standard_features_into(black_box(&high), &low, &close, &mut features_out).unwrap()
+        });
     });
     g.bench_function("standard_feature_engine_streaming", |b| {
         b.iter(|| {
@@ -107,10 +150,7 @@ fn bar_builder(c: &mut Criterion) {
         })
         .collect();
     let mut g = c.benchmark_group("bars_1M_trades");
-    g.sample_size(20)
-        .warm_up_time(Duration::from_millis(500))
-        .measurement_time(Duration::from_secs(3));
-    g.throughput(Throughput::Elements(ROWS as u64));
+    configure(&mut g);
     g.bench_function("time_bars_1m", |b| {
         let mut closed = Vec::with_capacity(1024);
         b.iter(|| {

@@ -34,6 +34,10 @@ pub enum Command {
     /// Portfolio weights from expected returns and a covariance matrix (or a price/return file).
     Allocate(AllocateArgs),
     /// Performance metrics of an equity curve (and optionally a trade list), as JSON.
+    ///
+    /// Keys: total_return, annualized_return, sharpe, sortino, calmar, max_drawdown (≤ 0),
+    /// win_rate, trades, avg_holding (in seconds), var_95 and cvar_95 (positive losses).
+    /// A value that is undefined for the input (no trades, no dispersion) is null.
     Metrics(MetricsArgs),
     /// The research pipeline end to end on generated data: features, regime fit and labels,
     /// Chiarella forecast, allocation and metrics, written to an output folder.

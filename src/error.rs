@@ -33,6 +33,51 @@ impl fmt::Display for BadInput {
 
 impl std::error::Error for BadInput {}
 
+/// Marks an error as an input that cannot be opened (missing, unreadable, a directory).
+#[derive(Debug)]
+pub struct NoInput(pub String);
+
+impl NoInput {
+    /// A no-input error with this message, as an `anyhow::Error`.
+    #[must_use]
+    #[allow(clippy::new_ret_no_self)]
+    pub fn new(msg: impl Into<String>) -> anyhow::Error {
+        anyhow::Error::new(NoInput(msg.into()))
+    }
+}
+
+impl fmt::Display for NoInput {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for NoInput {}
+
+/// Opens an input file, or fails with a [`NoInput`] error naming it (a directory included).
+///
+/// # Errors
+/// [`NoInput`] when the path is a directory or cannot be opened.
+pub fn open_input(path: &std::path::Path) -> anyhow::Result<std::fs::File> {
+    if path.is_dir() {
+        return Err(NoInput::new(format!(
+            "cannot open {}: is a directory",
+            path.display()
+        )));
+    }
+    std::fs::File::open(path)
+        .map_err(|e| NoInput::new(format!("cannot open {}: {e}", path.display())))
+}
+
+/// Whether the error is a closed stdout (`hermes … | head`): not a failure of hermes.
+#[must_use]
+pub fn is_broken_pipe(err: &anyhow::Error) -> bool {
+    err.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>()
+            .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}
+
 /// Exit code for bad input data or parameters.
 pub const EXIT_DATA: u8 = 65;
 /// Exit code for an input file that cannot be opened.
@@ -45,13 +90,7 @@ pub fn exit_code(err: &anyhow::Error) -> ExitCode {
         if cause.is::<BadInput>() || cause.is::<strategies::Error>() {
             return ExitCode::from(EXIT_DATA);
         }
-        if let Some(io) = cause.downcast_ref::<std::io::Error>()
-            && matches!(
-                io.kind(),
-                std::io::ErrorKind::NotFound | std::io::ErrorKind::PermissionDenied
-            )
-            && format!("{err:#}").contains("cannot open")
-        {
+        if cause.is::<NoInput>() {
             return ExitCode::from(EXIT_NO_INPUT);
         }
     }

@@ -21,6 +21,7 @@ fn main() -> ExitCode {
     let cli = cli::Cli::parse();
     match commands::run(cli) {
         Ok(()) => ExitCode::SUCCESS,
+        Err(err) if error::is_broken_pipe(&err) => ExitCode::SUCCESS,
         Err(err) => {
             eprintln!("hermes: error: {}", error::one_line(&err));
             error::exit_code(&err)

@@ -25,7 +25,9 @@ use arrow_array::{
 };
 use arrow_schema::{DataType, Field, Schema, TimeUnit};
 
-use crate::error::BadInput;
+use crate::error::{BadInput, open_input};
+use strategies::error::fmt_num;
+
 use crate::timeparse::{epoch_to_ns, format_timestamp, parse_timestamp};
 
 /// Binance kline CSV columns, in file order.
@@ -97,6 +99,14 @@ pub enum Column {
     Bool(Vec<Option<bool>>),
     /// UTC nanoseconds.
     Time(Vec<Option<i64>>),
+    /// A Parquet column of a type the research commands do not read (dictionary, decimal,
+    /// nested…). Reading the file still works; using or writing this column is an error.
+    Unsupported {
+        /// The Arrow type, for the error message.
+        dtype: String,
+        /// Number of cells.
+        len: usize,
+    },
 }
 
 impl Column {
@@ -108,6 +118,7 @@ impl Column {
             Column::Float(v) => v.len(),
             Column::Int(v) | Column::Time(v) => v.len(),
             Column::Bool(v) => v.len(),
+            Column::Unsupported { len, .. } => *len,
         }
     }
 
@@ -121,10 +132,12 @@ impl Column {
     fn cell_text(&self, row: usize) -> String {
         match self {
             Column::Text(v) => v[row].clone().unwrap_or_default(),
-            Column::Float(v) => v[row].map(|x| x.to_string()).unwrap_or_default(),
+            // `+ 0.0` prints −0 as 0; tiny and huge magnitudes in scientific notation.
+            Column::Float(v) => v[row].map(|x| fmt_num(x + 0.0)).unwrap_or_default(),
             Column::Int(v) => v[row].map(|x| x.to_string()).unwrap_or_default(),
             Column::Bool(v) => v[row].map(|x| x.to_string()).unwrap_or_default(),
             Column::Time(v) => v[row].map(format_timestamp).unwrap_or_default(),
+            Column::Unsupported { .. } => String::new(),
         }
     }
 }
@@ -174,6 +187,22 @@ impl Table {
         self.names
             .iter()
             .position(|n| n.trim().eq_ignore_ascii_case(name))
+    }
+
+    fn check_supported(&self, i: usize) -> Result<()> {
+        match &self.columns[i] {
+            Column::Unsupported { dtype, .. } => Err(BadInput::new(format!(
+                "{}: column {:?} has type {dtype}, which hermes cannot read",
+                self.source.display(),
+                self.names[i]
+            ))),
+            _ => Ok(()),
+        }
+    }
+
+    /// Errors on the first column of an unsupported type: such a table cannot be written.
+    fn check_all_supported(&self) -> Result<()> {
+        (0..self.columns.len()).try_for_each(|i| self.check_supported(i))
     }
 
     fn require(&self, name: &str) -> Result<usize> {
@@ -226,7 +255,7 @@ impl Table {
                         .ok_or_else(|| bad(r, "missing value".into()))
                 })
                 .collect::<Result<_>>()?,
-            Column::Bool(_) | Column::Time(_) => {
+            Column::Bool(_) | Column::Time(_) | Column::Unsupported { .. } => {
                 bail!(BadInput::new(format!(
                     "{}: column {col_name:?} is not numeric",
                     self.source.display()
@@ -245,6 +274,7 @@ impl Table {
     /// A missing column or an empty cell, naming file, column and row.
     pub fn strings(&self, name: &str) -> Result<Vec<String>> {
         let i = self.require(name)?;
+        self.check_supported(i)?;
         (0..self.rows())
             .map(|r| {
                 let s = self.columns[i].cell_text(r);
@@ -304,10 +334,24 @@ impl Table {
                 .enumerate()
                 .map(|(r, c)| parse_timestamp(c.as_deref().unwrap_or("")).map_err(|e| bad(r, e)))
                 .collect(),
-            Column::Float(_) | Column::Bool(_) => {
+            // An integral float spells an epoch (as `1577836800000.0` does in CSV).
+            Column::Float(v) => v
+                .iter()
+                .enumerate()
+                .map(|(r, c)| {
+                    let x = c.ok_or_else(|| bad(r, "missing timestamp".into()))?;
+                    if x.fract() != 0.0 || x.abs() >= 9.2e18 {
+                        return Err(bad(r, format!("{x} is not an integer epoch")));
+                    }
+                    #[allow(clippy::cast_possible_truncation)]
+                    let v = x as i64;
+                    epoch_to_ns(v).ok_or_else(|| bad(r, format!("epoch {v} is out of range")))
+                })
+                .collect(),
+            Column::Bool(_) | Column::Unsupported { .. } => {
                 bail!(bad(
                     0,
-                    "floating-point or boolean column cannot be a timestamp".into()
+                    "a boolean or unsupported column cannot be a timestamp".into()
                 ))
             }
         }
@@ -332,9 +376,7 @@ pub fn read_table(path: &Path) -> Result<Table> {
 }
 
 fn open(path: &Path) -> Result<BufReader<File>> {
-    File::open(path)
-        .map(BufReader::new)
-        .with_context(|| format!("cannot open {}", path.display()))
+    Ok(BufReader::new(open_input(path)?))
 }
 
 fn read_csv(path: &Path, reader: impl Read) -> Result<Table> {
@@ -368,10 +410,15 @@ fn read_csv(path: &Path, reader: impl Read) -> Result<Table> {
         )
     } else {
         (
-            first.iter().map(|s| s.trim().to_string()).collect(),
+            // A UTF-8 byte-order mark (Excel's CSV export) is not part of the first name.
+            first
+                .iter()
+                .map(|s| s.trim_start_matches('\u{feff}').trim().to_string())
+                .collect(),
             &records[1..],
         )
     };
+    check_unique_names(path, &names)?;
     let mut columns: Vec<Vec<Option<String>>> = vec![Vec::with_capacity(data.len()); names.len()];
     for rec in data {
         for (col, cell) in columns.iter_mut().zip(rec.iter()) {
@@ -385,6 +432,25 @@ fn read_csv(path: &Path, reader: impl Read) -> Result<Table> {
     })
 }
 
+/// Rejects a header naming one column twice (compared as lookups compare: trimmed, ASCII
+/// case-insensitive), which would make every lookup ambiguous and the output unreadable.
+fn check_unique_names(path: &Path, names: &[String]) -> Result<()> {
+    for (i, n) in names.iter().enumerate() {
+        if let Some(j) = names[..i]
+            .iter()
+            .position(|m| m.trim().eq_ignore_ascii_case(n.trim()))
+        {
+            bail!(BadInput::new(format!(
+                "{}: duplicate column name {n:?} (columns {} and {})",
+                path.display(),
+                j + 1,
+                i + 1
+            )));
+        }
+    }
+    Ok(())
+}
+
 fn read_parquet(path: &Path) -> Result<Table> {
     use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
     let corrupt = |e: &dyn std::fmt::Display| {
@@ -393,11 +459,12 @@ fn read_parquet(path: &Path) -> Result<Table> {
             path.display()
         ))
     };
-    let file = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+    let file = open_input(path)?;
     let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| corrupt(&e))?;
     let schema = builder.schema().clone();
     let reader = builder.build().map_err(|e| corrupt(&e))?;
     let names: Vec<String> = schema.fields().iter().map(|f| f.name().clone()).collect();
+    check_unique_names(path, &names)?;
     let mut columns: Vec<Option<Column>> = vec![None; names.len()];
     for batch in reader {
         let batch = batch.map_err(|e| corrupt(&e))?;
@@ -437,6 +504,7 @@ fn append(into: &mut Column, part: Column) {
         (Column::Float(a), Column::Float(b)) => a.extend(b),
         (Column::Int(a), Column::Int(b)) | (Column::Time(a), Column::Time(b)) => a.extend(b),
         (Column::Bool(a), Column::Bool(b)) => a.extend(b),
+        (Column::Unsupported { len: a, .. }, Column::Unsupported { len: b, .. }) => *a += b,
         // One schema per file: every batch of a column has the same type.
         _ => unreachable!("parquet batches of one column share a type"),
     }
@@ -444,6 +512,20 @@ fn append(into: &mut Column, part: Column) {
 
 fn collect<T: Copy>(a: impl Iterator<Item = Option<T>>) -> Vec<Option<T>> {
     a.collect()
+}
+
+/// An integer column of a type that always fits in `i64`.
+fn widen<T>(a: &dyn Array) -> Column
+where
+    T: arrow_array::ArrowPrimitiveType,
+    i64: From<T::Native>,
+{
+    Column::Int(
+        a.as_primitive::<T>()
+            .iter()
+            .map(|x| x.map(i64::from))
+            .collect(),
+    )
 }
 
 fn arrow_to_column(path: &Path, name: &str, a: &dyn Array) -> Result<Column> {
@@ -456,48 +538,31 @@ fn arrow_to_column(path: &Path, name: &str, a: &dyn Array) -> Result<Column> {
                 .map(|x| x.map(f64::from))
                 .collect(),
         ),
-        DataType::Int64 => ints(collect(a.as_primitive::<Int64Type>().iter())),
-        DataType::Int32 => ints(
-            a.as_primitive::<Int32Type>()
-                .iter()
-                .map(|x| x.map(i64::from))
-                .collect(),
-        ),
-        DataType::Int16 => ints(
-            a.as_primitive::<Int16Type>()
-                .iter()
-                .map(|x| x.map(i64::from))
-                .collect(),
-        ),
-        DataType::Int8 => ints(
-            a.as_primitive::<Int8Type>()
-                .iter()
-                .map(|x| x.map(i64::from))
-                .collect(),
-        ),
-        DataType::UInt32 => ints(
-            a.as_primitive::<UInt32Type>()
-                .iter()
-                .map(|x| x.map(i64::from))
-                .collect(),
-        ),
-        DataType::UInt16 => ints(
-            a.as_primitive::<UInt16Type>()
-                .iter()
-                .map(|x| x.map(i64::from))
-                .collect(),
-        ),
-        DataType::UInt8 => ints(
-            a.as_primitive::<UInt8Type>()
-                .iter()
-                .map(|x| x.map(i64::from))
-                .collect(),
-        ),
+        DataType::Int64 => widen::<Int64Type>(a),
+        DataType::Int32 => widen::<Int32Type>(a),
+        DataType::Int16 => widen::<Int16Type>(a),
+        DataType::Int8 => widen::<Int8Type>(a),
+        DataType::UInt32 => widen::<UInt32Type>(a),
+        DataType::UInt16 => widen::<UInt16Type>(a),
+        DataType::UInt8 => widen::<UInt8Type>(a),
         DataType::UInt64 => ints(
             a.as_primitive::<UInt64Type>()
                 .iter()
-                .map(|x| x.and_then(|v| i64::try_from(v).ok()))
-                .collect(),
+                .enumerate()
+                .map(|(r, x)| {
+                    x.map(|v| {
+                        i64::try_from(v).map_err(|_| {
+                            BadInput::new(format!(
+                                "{}: column {name:?}: value {v} in this batch's row {} exceeds \
+                                 the signed 64-bit range",
+                                path.display(),
+                                r + 1
+                            ))
+                        })
+                    })
+                    .transpose()
+                })
+                .collect::<Result<_>>()?,
         ),
         DataType::Boolean => Column::Bool(a.as_boolean().iter().collect()),
         DataType::Utf8 => Column::Text(
@@ -523,10 +588,10 @@ fn arrow_to_column(path: &Path, name: &str, a: &dyn Array) -> Result<Column> {
                 .map_err(|e| BadInput::new(format!("{}: column {name:?}: {e}", path.display())))?;
             Column::Time(ns)
         }
-        other => bail!(BadInput::new(format!(
-            "{}: column {name:?} has unsupported type {other}",
-            path.display()
-        ))),
+        other => Column::Unsupported {
+            dtype: other.to_string(),
+            len: a.len(),
+        },
     })
 }
 
@@ -578,6 +643,7 @@ fn arrow_cast_to_ns(a: &dyn Array) -> Result<Vec<Option<i64>>, String> {
 /// Unsupported extension, or an IO failure naming the file; the target is untouched then.
 pub fn write_table(table: &Table, path: &Path) -> Result<()> {
     let format = Format::of(path)?;
+    table.check_all_supported()?;
     write_atomically(path, |file| match format {
         Format::Csv => write_csv(table, file),
         Format::Parquet => write_parquet(table, file),
@@ -619,6 +685,7 @@ fn write_parquet(table: &Table, out: &mut BufWriter<File>) -> Result<()> {
                 Arc::new(TimestampNanosecondArray::from(v.clone()).with_timezone("UTC"))
             }
             Column::Text(v) => text_to_arrow(table, name, v, is_time)?,
+            Column::Unsupported { .. } => unreachable!("checked by write_table"),
         };
         fields.push(Field::new(name, array.data_type().clone(), true));
         arrays.push(array);

@@ -211,14 +211,14 @@ fn features_bad_input_gets_one_clear_error() {
         (
             write(
                 "nan.csv",
-                "time,open,high,low,close,volume\n1,1,2,0,NaN,1\n",
+                "time,open,high,low,close,volume\n1,1,2,0.5,NaN,1\n",
             ),
             "not finite",
         ),
         (
             write(
                 "text.csv",
-                "time,open,high,low,close,volume\n1,1,2,0,abc,1\n",
+                "time,open,high,low,close,volume\n1,1,2,0.5,abc,1\n",
             ),
             "\"abc\" is not a number",
         ),
@@ -241,7 +241,7 @@ fn features_bad_input_gets_one_clear_error() {
         (
             write(
                 "badtime.csv",
-                "time,open,high,low,close,volume\nsoon,1,2,0,1,1\n",
+                "time,open,high,low,close,volume\nsoon,1,2,0.5,1,1\n",
             ),
             "soon",
         ),
@@ -775,5 +775,246 @@ fn demo_runs_the_research_pipeline_end_to_end() {
     assert!(
         viterbi > 80.0,
         "the regime model recovers the generating regimes: {stdout}"
+    );
+}
+
+#[test]
+fn closed_stdout_is_not_a_crash() {
+    use std::process::{Command, Stdio};
+    let mut child = Command::new(env!("CARGO_BIN_EXE_hermes"))
+        .args(["simulate", "chiarella", "--paths", "2000", "--steps", "50"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take()); // the reader goes away before hermes prints, as `| head -0` does
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+}
+
+#[test]
+fn extreme_or_inconsistent_input_is_rejected_not_mangled() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let write = |name: &str, text: &str| {
+        let p = d.join(name);
+        std::fs::write(&p, text).unwrap();
+        p
+    };
+    let out = d.join("o.csv");
+    let bars = |rows: &[&str]| format!("time,open,high,low,close,volume\n{}\n", rows.join("\n"));
+
+    // Bars: non-positive prices, negative volume, duplicate or missing columns.
+    let cases = [
+        (
+            "zero.csv",
+            bars(&["1,1,2,0,1,1"]),
+            "\"low\", row 1: price 0 is not positive",
+        ),
+        ("neg.csv", bars(&["1,1,2,0.5,-1,1"]), "\"close\", row 1"),
+        ("vol.csv", bars(&["1,1,2,0.5,1,-3"]), "volume -3"),
+        (
+            "dup.csv",
+            "time,open,high,low,close,volume,CLOSE\n1,1,2,0.5,1,1,1\n".into(),
+            "duplicate column name",
+        ),
+        (
+            "notime.csv",
+            "open,high,low,close,volume\n1,2,0.5,1,1\n".into(),
+            "missing column \"time\"",
+        ),
+    ];
+    for (name, text, want) in cases {
+        let input = write(name, &text);
+        let err = hermes_err(
+            &["features", "--input", s(&input), "--output", s(&out)],
+            EXIT_DATA,
+        );
+        assert!(
+            err.contains(name) && err.contains(want),
+            "{name}: want {want:?}: {err}"
+        );
+    }
+    // Prices so large that Bollinger's sums overflow: an error, not cells that look like warm-up.
+    let huge: Vec<String> = (0..40)
+        .map(|i| format!("{i},1e300,1e308,1e299,{}e300,1", 1 + i % 5))
+        .collect();
+    let huge_refs: Vec<&str> = huge.iter().map(String::as_str).collect();
+    let input = write("huge.csv", &bars(&huge_refs));
+    let err = hermes_err(
+        &["features", "--input", s(&input), "--output", s(&out)],
+        EXIT_DATA,
+    );
+    assert!(err.contains("overflows"), "{err}");
+    assert!(!out.exists());
+
+    // A directory is not an input file: exit 66, said plainly.
+    let sub = d.join("dir.csv");
+    std::fs::create_dir(&sub).unwrap();
+    let err = hermes_err(
+        &["features", "--input", s(&sub), "--output", s(&out)],
+        EXIT_NO_INPUT,
+    );
+    assert!(err.contains("is a directory"), "{err}");
+    let err = hermes_err(
+        &[
+            "regime",
+            "label",
+            "--model",
+            s(&sub),
+            "--input",
+            s(&sub),
+            "--output",
+            s(&out),
+        ],
+        EXIT_NO_INPUT,
+    );
+    assert!(err.contains("is a directory"), "{err}");
+
+    // Flags are named as flags, before any file is read, and absurd sizes are refused.
+    let r = write(
+        "r.csv",
+        "ret\n0.01\n-0.02\n0.03\n0.0\n0.01\n-0.01\n0.02\n-0.03\n0.01\n0.0\n",
+    );
+    for (flag, value, want) in [
+        ("--states", "18446744073709551615", "states"),
+        ("--restarts", "100000000000", "restarts"),
+        ("--states", "0", "states"),
+    ] {
+        let err = hermes_err(
+            &[
+                "regime",
+                "fit",
+                "--input",
+                s(&r),
+                "--column",
+                "ret",
+                flag,
+                value,
+                "--output",
+                s(&d.join("m.json")),
+            ],
+            EXIT_DATA,
+        );
+        assert!(
+            err.contains("command-line flags") && err.contains(want),
+            "{flag} {value}: {err}"
+        );
+    }
+    let (mu, cov) = write_mu_cov(
+        d,
+        "asset,A,B,C\nA,0.04,0.01,0\nB,0.01,0.04,0.002\nC,0,0.002,0.01\n",
+    );
+    let err = hermes_err(
+        &[
+            "allocate",
+            "--method",
+            "cara",
+            "--mu",
+            s(&mu),
+            "--cov",
+            s(&cov),
+            "--gamma",
+            "0",
+        ],
+        EXIT_DATA,
+    );
+    assert!(err.contains("--gamma") && !err.contains("cov.csv"), "{err}");
+    let err = hermes_err(
+        &[
+            "allocate",
+            "--method",
+            "sparse",
+            "--mu",
+            s(&mu),
+            "--cov",
+            s(&cov),
+            "--lambda",
+            "1.7e308",
+        ],
+        EXIT_DATA,
+    );
+    assert!(
+        err.contains("not finite") || err.contains("too extreme"),
+        "no inf weights: {err}"
+    );
+
+    // Simulations whose figures overflow f64 say so instead of printing nulls.
+    let err = hermes_err(
+        &[
+            "simulate",
+            "chiarella",
+            "--p0",
+            "1e308",
+            "--fundamental",
+            "1e308",
+            "--paths",
+            "3",
+            "--steps",
+            "3",
+        ],
+        EXIT_DATA,
+    );
+    assert!(err.contains("overflow") || err.contains("diverge"), "{err}");
+    let err = hermes_err(
+        &["simulate", "chiarella", "--order-size", "1e308"],
+        EXIT_DATA,
+    );
+    assert!(err.contains("overflow"), "{err}");
+
+    // A file mixing price and return columns is not guessed at.
+    let mixed = write(
+        "mixed.csv",
+        "date,A,B\n2024-01-01,100,0.01\n2024-01-02,101,-0.02\n2024-01-03,99,0.015\n",
+    );
+    let err = hermes_err(
+        &["allocate", "--method", "cara", "--returns", s(&mixed)],
+        EXIT_DATA,
+    );
+    assert!(err.contains("--kind"), "{err}");
+    // …and a zero-variance asset is named for risk parity.
+    let flat = write(
+        "flat.csv",
+        "date,A,B\n2024-01-01,100,50\n2024-01-02,101,50\n2024-01-03,99,50\n2024-01-04,102,50\n",
+    );
+    let err = hermes_err(
+        &[
+            "allocate",
+            "--method",
+            "risk-parity",
+            "--returns",
+            s(&flat),
+            "--kind",
+            "prices",
+        ],
+        EXIT_DATA,
+    );
+    assert!(err.contains("\"B\" has zero variance"), "{err}");
+
+    // A hand-written model with a tiny std gets a readable message listing every problem.
+    let model = write(
+        "m2.json",
+        r#"{"states":[{"name":"a","mean":0,"std":-1e-300}],"transition":[[0.5]],"initial":[1]}"#,
+    );
+    let err = hermes_err(
+        &[
+            "regime",
+            "label",
+            "--model",
+            s(&model),
+            "--input",
+            s(&r),
+            "--column",
+            "ret",
+            "--output",
+            s(&out),
+        ],
+        EXIT_DATA,
+    );
+    assert!(
+        err.contains("states[0].std = -1e-300") && err.contains("transition row 0 sums to 0.5"),
+        "{err}"
     );
 }

@@ -87,6 +87,29 @@ fn from_files(mu_path: &Path, cov_path: &Path) -> Result<Inputs> {
     })
 }
 
+/// `--kind auto`, per column: prices when every value is positive and their mean exceeds 0.5
+/// (a mean return of 50 % a period is implausible). Columns must agree: a file mixing price
+/// and return columns is an error, not a guess.
+fn auto_detect_prices(path: &Path, assets: &[String], series: &[Vec<f64>]) -> Result<bool> {
+    #[allow(clippy::cast_precision_loss)]
+    let looks_like_prices =
+        |v: &[f64]| v.iter().all(|x| *x > 0.0) && v.iter().sum::<f64>() / v.len() as f64 > 0.5;
+    let kinds: Vec<bool> = series.iter().map(|v| looks_like_prices(v)).collect();
+    if let Some(j) = kinds.iter().position(|k| *k != kinds[0]) {
+        let name = |k: bool| if k { "prices" } else { "returns" };
+        return Err(BadInput::new(format!(
+            "{}: column {:?} looks like {} but column {:?} like {}; give --kind prices or \
+             --kind returns",
+            path.display(),
+            assets[0],
+            name(kinds[0]),
+            assets[j],
+            name(kinds[j])
+        )));
+    }
+    Ok(kinds[0])
+}
+
 /// A wide file of prices or returns: every column except the time column is an asset.
 fn from_series(path: &Path, kind: SeriesKind, shrinkage: Shrinkage) -> Result<Inputs> {
     let t = read_table(path)?;
@@ -105,13 +128,10 @@ fn from_series(path: &Path, kind: SeriesKind, shrinkage: Shrinkage) -> Result<In
     }
     check_unique(path, "asset column", &assets)?;
     let series: Vec<Vec<f64>> = assets.iter().map(|a| t.f64s(a)).collect::<Result<_>>()?;
-    let all = || series.iter().flatten();
-    let n_values = all().count();
-    #[allow(clippy::cast_precision_loss)]
     let prices = match kind {
         SeriesKind::Prices => true,
         SeriesKind::Returns => false,
-        SeriesKind::Auto => all().all(|x| *x > 0.0) && all().sum::<f64>() / n_values as f64 > 0.5,
+        SeriesKind::Auto => auto_detect_prices(path, &assets, &series)?,
     };
     let rows = t.rows();
     let returns: Vec<Vec<f64>> = if prices {
@@ -158,8 +178,27 @@ fn from_series(path: &Path, kind: SeriesKind, shrinkage: Shrinkage) -> Result<In
     })
 }
 
+/// The flags the chosen method reads must be finite and in range; checked before any file is
+/// read so the error names the flag, not an input file.
+fn check_flags(args: &AllocateArgs) -> Result<()> {
+    let bad = |flag: &str, v: f64, want: &str| {
+        Err(BadInput::new(format!("--{flag} must be {want}, got {v}")))
+    };
+    match args.method {
+        Method::Cara | Method::ClosedForm if !(args.gamma.is_finite() && args.gamma > 0.0) => {
+            bad("gamma", args.gamma, "a positive number")
+        }
+        Method::Sparse if !args.lambda.is_finite() => bad("lambda", args.lambda, "finite"),
+        Method::Sparse if !(args.rho.is_finite() && args.rho >= 0.0) => {
+            bad("rho", args.rho, "zero or more")
+        }
+        _ => Ok(()),
+    }
+}
+
 /// Computes the weights by the chosen method and writes `asset,weight,risk_contribution`.
 pub fn run(args: &AllocateArgs) -> Result<()> {
+    check_flags(args)?;
     let inputs = match (&args.mu, &args.cov, &args.returns) {
         (Some(mu), Some(cov), None) => from_files(mu, cov)?,
         (None, None, Some(r)) => from_series(r, args.kind, args.shrinkage)?,
@@ -167,6 +206,15 @@ pub fn run(args: &AllocateArgs) -> Result<()> {
     };
     let bad = |e| model_err(&inputs.source, e);
     allocation::validate_covariance(&inputs.sigma, "covariance").map_err(bad)?;
+    if args.method == Method::RiskParity
+        && let Some(i) = (0..inputs.assets.len()).find(|&i| inputs.sigma[(i, i)] <= 0.0)
+    {
+        return Err(BadInput::new(format!(
+            "{}: asset {:?} has zero variance; risk parity needs every asset to carry risk",
+            inputs.source.display(),
+            inputs.assets[i]
+        )));
+    }
     let alloc: Allocation = match args.method {
         Method::Cara => allocation::cara(&inputs.mu, &inputs.sigma, args.gamma).map_err(bad)?,
         Method::ClosedForm => {
@@ -180,9 +228,13 @@ pub fn run(args: &AllocateArgs) -> Result<()> {
             allocation::sparse_l1(&inputs.mu, &inputs.sigma, args.lambda, args.rho).map_err(bad)?
         }
     };
+    // w'μ from the inputs: risk parity does not use μ, but a user still wants to see it.
     eprintln!(
-        "hermes: expected return {:.6e}, variance {:.6e}, {} iteration(s)",
-        alloc.expected_return, alloc.variance, alloc.iterations
+        "hermes: {:?}: expected return {:.6e}, variance {:.6e}, {} iteration(s)",
+        args.method,
+        inputs.mu.dot(&alloc.weights),
+        alloc.variance,
+        alloc.iterations
     );
     let dest = args.output.clone().unwrap_or_else(|| "stdout.csv".into());
     let mut out = Table::new(&dest);

@@ -23,8 +23,8 @@ use crate::timeparse::format_timestamp;
 
 /// The generating regimes: (name, mean hourly log return, hourly std).
 const REGIMES: [(&str, f64, f64); 3] = [
-    ("trending", 0.0012, 0.004),
-    ("mean_reverting", -0.0001, 0.002),
+    ("trending", 0.0004, 0.005),
+    ("mean_reverting", 0.0, 0.002),
     ("volatile", -0.0005, 0.012),
 ];
 /// Generating transition matrix: sticky regimes lasting ~50–100 hours.
@@ -287,9 +287,8 @@ pub fn run(args: &DemoArgs) -> Result<()> {
     }
     std::fs::write(p("metrics.json"), serde_json::to_string_pretty(&report)?)?;
 
-    println!(
+    super::emit(&format!(
         "Hermes research demo, outputs in {}:\n{summary}",
         out.display()
-    );
-    Ok(())
+    ))
 }

@@ -5,24 +5,77 @@ use strategies::indicators::{StandardFeatures, standard_features};
 
 use super::{model_err, warn_if_unordered};
 use crate::cli::FeaturesArgs;
-use crate::table::{Column, read_table, write_table};
+use crate::error::BadInput;
+use crate::table::{Column, Table, read_table, write_table};
+
+/// The bar columns, each present and numeric; prices strictly positive, volume not negative.
+fn check_bars(table: &Table) -> Result<[Vec<f64>; 3]> {
+    let time = table.time_column_name().ok_or_else(|| {
+        BadInput::new(format!(
+            "{}: missing column \"time\" (columns: {})",
+            table.source.display(),
+            table.names.join(",")
+        ))
+    })?;
+    table.times(&time)?;
+    let mut prices = Vec::with_capacity(4);
+    for col in ["open", "high", "low", "close", "volume"] {
+        let v = table.f64s(col)?;
+        let positive = col != "volume";
+        if let Some(r) = v
+            .iter()
+            .position(|&x| if positive { x <= 0.0 } else { x < 0.0 })
+        {
+            return Err(BadInput::new(format!(
+                "{}: column {col:?}, row {}: {} {} is not {}",
+                table.source.display(),
+                r + 1,
+                if positive { "price" } else { "volume" },
+                v[r],
+                if positive { "positive" } else { "zero or more" }
+            )));
+        }
+        if positive {
+            prices.push(v);
+        }
+    }
+    let close = prices.pop().unwrap_or_default();
+    let low = prices.pop().unwrap_or_default();
+    let high = prices.pop().unwrap_or_default();
+    Ok([high, low, close])
+}
+
+/// Every feature is finite from its warm-up on; a missing value there means the arithmetic
+/// overflowed (prices too large for f64). Report it rather than write an empty cell that would
+/// look like warm-up.
+fn check_finite_after_warm_up(
+    table: &Table,
+    name: &str,
+    warm_up: usize,
+    values: &[f64],
+) -> Result<()> {
+    if let Some(r) = values.iter().skip(warm_up).position(|v| !v.is_finite()) {
+        return Err(BadInput::new(format!(
+            "{}: feature {name} overflows at row {} (values too large for f64)",
+            table.source.display(),
+            warm_up + r + 1
+        )));
+    }
+    Ok(())
+}
 
 /// Reads bars, computes the features with the same streaming indicator code the live path
 /// uses, and writes the input columns plus one column per feature.
 pub fn run(args: &FeaturesArgs) -> Result<()> {
     let mut table = read_table(&args.input)?;
-    // Every bar column must be present and numeric, even those the features do not read.
-    for col in ["open", "volume"] {
-        table.f64s(col)?;
-    }
-    let (high, low, close) = (
-        table.f64s("high")?,
-        table.f64s("low")?,
-        table.f64s("close")?,
-    );
+    let [high, low, close] = check_bars(&table)?;
     warn_if_unordered(&table)?;
     let features = standard_features(&high, &low, &close).map_err(|e| model_err(&args.input, e))?;
-    for (name, values) in StandardFeatures::COLUMNS.iter().zip(features.columns()) {
+    let columns = StandardFeatures::COLUMNS
+        .iter()
+        .zip(StandardFeatures::WARM_UP);
+    for ((name, warm_up), values) in columns.zip(features.columns()) {
+        check_finite_after_warm_up(&table, name, warm_up, values)?;
         table.push(name, Column::from_f64_nan_empty(values));
     }
     write_table(&table, &args.output)?;

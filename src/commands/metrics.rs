@@ -57,6 +57,5 @@ pub fn run(args: &MetricsArgs) -> Result<()> {
     let source = args.trades.as_deref().unwrap_or(&args.equity);
     let m = performance(&equity, args.initial_equity, &trades, args.periods_per_year)
         .map_err(|e| model_err(source, e))?;
-    println!("{}", serde_json::to_string_pretty(&m)?);
-    Ok(())
+    super::emit(&serde_json::to_string_pretty(&m)?)
 }

@@ -58,10 +58,27 @@ fn warn_if_unordered(table: &Table) -> Result<()> {
     Ok(())
 }
 
+/// Writes `text` and a newline to stdout. A closed stdout (`| head`) surfaces as a broken-pipe
+/// error, which `main` treats as success, instead of the panic `println!` would give.
+fn emit(text: &str) -> Result<()> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    out.write_all(text.as_bytes())?;
+    out.write_all(b"\n")?;
+    out.flush()?;
+    Ok(())
+}
+
+/// Wraps an error in the command-line flags (not in any file), keeping it bad input.
+fn flag_err(e: strategies::Error) -> anyhow::Error {
+    anyhow::Error::new(e).context("invalid command-line flags")
+}
+
 /// Parses a JSON document, naming the file on failure.
 fn parse_json<T: serde::de::DeserializeOwned>(path: &std::path::Path) -> Result<T> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| anyhow::Error::new(e).context(format!("cannot open {}", path.display())))?;
+    let mut text = String::new();
+    std::io::Read::read_to_string(&mut crate::error::open_input(path)?, &mut text)
+        .map_err(|e| BadInput::new(format!("{}: cannot read as text: {e}", path.display())))?;
     serde_json::from_str(&text)
         .map_err(|e| BadInput::new(format!("{}: invalid model JSON: {e}", path.display())))
 }

@@ -3,9 +3,8 @@
 use anyhow::{Context, Result};
 use strategies::hmm::{FitConfig, GaussianHmm, fit as fit_hmm, log_returns};
 
-use super::{model_err, parse_json, warn_if_unordered};
+use super::{emit, flag_err, model_err, parse_json, warn_if_unordered};
 use crate::cli::{ObservationArgs, RegimeFitArgs, RegimeLabelArgs};
-use crate::error::BadInput;
 use crate::table::{Column, Table, read_table, write_atomically, write_table};
 
 /// Observations and the times they belong to.
@@ -46,7 +45,6 @@ fn observations(args: &ObservationArgs) -> Result<Observations> {
 
 /// `hermes regime fit`: Baum-Welch with seeded restarts, best likelihood kept, states named.
 pub fn fit(args: &RegimeFitArgs) -> Result<()> {
-    let obs = observations(&args.obs)?;
     let cfg = FitConfig {
         states: args.states,
         restarts: args.restarts,
@@ -54,6 +52,8 @@ pub fn fit(args: &RegimeFitArgs) -> Result<()> {
         max_iter: args.max_iter,
         ..FitConfig::default()
     };
+    cfg.validate().map_err(flag_err)?;
+    let obs = observations(&args.obs)?;
     let report = fit_hmm(&obs.values, &cfg).map_err(|e| model_err(&args.obs.input, e))?;
     let json = serde_json::to_string_pretty(&report.model)?;
     write_atomically(&args.output, |w| {
@@ -140,9 +140,5 @@ pub fn label(args: &RegimeLabelArgs) -> Result<()> {
         Column::Float(filtered.loglik_running.iter().copied().map(Some).collect()),
     );
     write_table(&out, &args.output).with_context(|| "writing regime labels")?;
-    println!("log-likelihood: {:.6}", filtered.loglik);
-    if t_len == 0 {
-        return Err(BadInput::new("no observations"));
-    }
-    Ok(())
+    emit(&format!("log-likelihood: {:.6}", filtered.loglik))
 }

@@ -6,7 +6,7 @@ use strategies::chiarella::{
     simulate_with_order,
 };
 
-use super::model_err;
+use super::{emit, flag_err, model_err};
 use crate::cli::{CalibrateArgs, ChiarellaArgs};
 use crate::table::read_table;
 
@@ -30,15 +30,14 @@ pub fn chiarella(args: &ChiarellaArgs) -> Result<()> {
         steps: args.steps,
         seed: args.seed,
     };
-    let flags = std::path::Path::new("command-line flags");
     let json = match args.order_size {
-        None => serde_json::to_value(simulate(&params, &cfg).map_err(|e| model_err(flags, e))?)?,
+        None => serde_json::to_value(simulate(&params, &cfg).map_err(flag_err)?)?,
         Some(size) => {
             let order = OrderImpactSpec {
                 size,
                 steps: args.order_steps,
             };
-            let r = simulate_with_order(&params, &cfg, &order).map_err(|e| model_err(flags, e))?;
+            let r = simulate_with_order(&params, &cfg, &order).map_err(flag_err)?;
             let mut v = serde_json::to_value(r.base)?;
             v["impact"] = serde_json::json!({
                 "order_size": size,
@@ -51,15 +50,19 @@ pub fn chiarella(args: &ChiarellaArgs) -> Result<()> {
             v
         }
     };
-    println!("{}", serde_json::to_string_pretty(&json)?);
-    Ok(())
+    emit(&serde_json::to_string_pretty(&json)?)
 }
 
 /// Calibrates the model to a price column and prints the fitted parameters as JSON.
 pub fn calibrate(args: &CalibrateArgs) -> Result<()> {
+    if !(args.dt.is_finite() && args.dt > 0.0) {
+        return Err(crate::error::BadInput::new(format!(
+            "--dt must be a positive number, got {}",
+            args.dt
+        )));
+    }
     let table = read_table(&args.input)?;
     let prices = table.f64s(&args.column)?;
     let cal = calibrate_prices(&prices, args.dt).map_err(|e| model_err(&args.input, e))?;
-    println!("{}", serde_json::to_string_pretty(&cal)?);
-    Ok(())
+    emit(&serde_json::to_string_pretty(&cal)?)
 }

@@ -99,6 +99,15 @@ pub enum Error {
         /// What is wrong, with the values.
         reason: String,
     },
+    /// A model (e.g. a hand-written HMM) breaks its invariants; every problem is listed with
+    /// its key path, e.g. `states[1].std = -0.01: must be > 0; transition row 2 sums to 0.9`.
+    #[error("invalid model: {problems}")]
+    InvalidModel {
+        /// The first offending top-level field (`states`, `transition`, `initial`).
+        field: &'static str,
+        /// Every problem found, joined with "; ".
+        problems: String,
+    },
 }
 
 impl Error {
@@ -113,6 +122,17 @@ impl Error {
             self,
             Error::NoConvergence { .. } | Error::Numerical { .. } | Error::TooShort { .. }
         )
+    }
+}
+
+/// Formats a number for an error message: plain notation for ordinary magnitudes, scientific
+/// for tiny or huge ones (so `1e-300` does not print as three hundred digits).
+#[must_use]
+pub fn fmt_num(x: f64) -> String {
+    if x == 0.0 || !x.is_finite() || (1e-4..1e15).contains(&x.abs()) {
+        format!("{x}")
+    } else {
+        format!("{x:e}")
     }
 }
 

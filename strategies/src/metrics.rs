@@ -313,11 +313,12 @@ fn var_cvar_of_valid(returns: &[f64], level: f64) -> Option<TailRisk> {
         .iter()
         .filter(|&&r| r <= q)
         .fold((0.0, 0_usize), |(s, c), &r| (s + r, c + 1));
-    let var = -q;
+    // `+ 0.0` turns a −0.0 (q = 0) into 0.0 so outputs never print "-0".
+    let var = -q + 0.0;
     // A mean of values ≤ q can exceed q by one rounding step; CVaR ≥ VaR holds exactly.
     Some(TailRisk {
         var,
-        cvar: (-(sum / count as f64)).max(var),
+        cvar: (-(sum / count as f64)).max(var) + 0.0,
     })
 }
 

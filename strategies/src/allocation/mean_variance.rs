@@ -69,7 +69,7 @@ pub fn cara(mu: &DVector<f64>, sigma: &DMatrix<f64>, gamma: f64) -> Result<Alloc
     // Remove the last rounding drift from the budget constraint.
     let total = w.sum();
     w /= total;
-    Ok(Allocation::evaluate(w, Some(mu), sigma, sol.iterations))
+    Allocation::evaluate(w, Some(mu), sigma, sol.iterations)
 }
 
 /// Result of [`closed_form`].
@@ -141,6 +141,6 @@ pub fn closed_form(mu: &DVector<f64>, sigma: &DMatrix<f64>, gamma: f64) -> Resul
             ),
         });
     }
-    let rescaled = Allocation::evaluate(&raw / total, Some(mu), sigma, 0);
+    let rescaled = Allocation::evaluate(&raw / total, Some(mu), sigma, 0)?;
     Ok(ClosedForm { raw, rescaled })
 }

@@ -81,27 +81,47 @@ impl Allocation {
             check_len("mu", mu, sigma.nrows())?;
             crate::error::ensure_finite("mu", mu.as_slice())?;
         }
-        Ok(Self::evaluate(weights, mu, sigma, iterations))
+        Self::evaluate(weights, mu, sigma, iterations)
     }
 
-    /// [`Allocation::from_weights`] without the checks, for allocators that have validated.
+    /// [`Allocation::from_weights`] without the input checks, for allocators that have
+    /// validated their inputs. The result is still checked: weights, variance and expected
+    /// return must be finite (extreme λ or μ can overflow), so no allocator returns NaN weights.
     pub(crate) fn evaluate(
         weights: DVector<f64>,
         mu: Option<&DVector<f64>>,
         sigma: &DMatrix<f64>,
         iterations: usize,
-    ) -> Self {
+    ) -> Result<Self> {
+        if let Some(i) = weights.iter().position(|w| !w.is_finite()) {
+            return Err(Error::Numerical {
+                what: "allocation",
+                detail: format!(
+                    "weight {i} is {} (inputs too extreme for f64; rescale mu, lambda or gamma)",
+                    weights[i]
+                ),
+            });
+        }
         let sw = sigma * &weights;
         let variance = weights.dot(&sw);
         let risk_contributions = contributions(&weights, &sw, variance);
         let expected_return = mu.map_or(0.0, |m| weights.dot(m));
-        Self {
+        if !(variance.is_finite() && expected_return.is_finite()) {
+            return Err(Error::Numerical {
+                what: "allocation",
+                detail: format!(
+                    "portfolio variance {variance} or expected return {expected_return} is not \
+                     finite (inputs too extreme for f64)"
+                ),
+            });
+        }
+        Ok(Self {
             weights,
             risk_contributions,
             expected_return,
             variance,
             iterations,
-        }
+        })
     }
 }
 

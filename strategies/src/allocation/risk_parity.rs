@@ -70,12 +70,7 @@ pub fn risk_parity(sigma: &DMatrix<f64>) -> Result<Allocation> {
         });
     }
     if n == 1 {
-        return Ok(Allocation::evaluate(
-            DVector::from_element(1, 1.0),
-            None,
-            sigma,
-            0,
-        ));
+        return Allocation::evaluate(DVector::from_element(1, 1.0), None, sigma, 0);
     }
     let vol = sigma.diagonal().map(f64::sqrt);
     let corr = DMatrix::from_fn(n, n, |i, j| {
@@ -91,7 +86,7 @@ pub fn risk_parity(sigma: &DMatrix<f64>) -> Result<Allocation> {
     };
     let y = z.component_div(&vol);
     let w = &y / y.sum();
-    Ok(Allocation::evaluate(w, None, sigma, iterations))
+    Allocation::evaluate(w, None, sigma, iterations)
 }
 
 /// `maxᵢ |n zᵢ(Cz)ᵢ − 1|` (infinite if anything is non-finite). At the solution `z'Cz = 1`,

@@ -103,5 +103,5 @@ pub fn sparse_l1(
     // Remove the last rounding drift from the budget constraint.
     let total = w.sum();
     w /= total;
-    Ok(Allocation::evaluate(w, Some(mu), sigma, sol.iterations))
+    Allocation::evaluate(w, Some(mu), sigma, sol.iterations)
 }

@@ -11,6 +11,7 @@ use rayon::prelude::*;
 use serde::Serialize;
 
 use super::{ChiarellaParams, OrderImpactSpec, SimConfig};
+use crate::error::fmt_num;
 use crate::metrics::quantile_sorted;
 use crate::{Error, Result};
 
@@ -258,9 +259,25 @@ fn summarise(
     {
         return Err(diverged(params, i, terminal[i]));
     }
+    let (terminal, max_drawdown) = (Quantiles::of(&mut terminal), Quantiles::of(&mut drawdown));
+    for (what, q) in [
+        ("terminal price", &terminal),
+        ("max drawdown", &max_drawdown),
+    ] {
+        if !(q.mean.is_finite() && q.std.is_finite()) {
+            return Err(Error::Numerical {
+                what: "chiarella summary",
+                detail: format!(
+                    "the {what} statistics overflow (mean {}, std {}): prices too large for f64",
+                    fmt_num(q.mean),
+                    fmt_num(q.std)
+                ),
+            });
+        }
+    }
     Ok(SimSummary {
-        terminal: Quantiles::of(&mut terminal),
-        max_drawdown: Quantiles::of(&mut drawdown),
+        terminal,
+        max_drawdown,
         paths: cfg.paths,
         steps: cfg.steps,
         seed: cfg.seed,
@@ -271,8 +288,9 @@ fn diverged(params: &ChiarellaParams, path: usize, value: f64) -> Error {
     Error::Numerical {
         what: "chiarella simulation",
         detail: format!(
-            "path {path} diverged (terminal price {value}); the per-step gains \
+            "path {path} diverged (terminal price {}); the per-step gains \
              λ·w_F·α_F·Δt = {} and λ·w_C·α_C·Δt = {} make the recursion unstable over this horizon",
+            fmt_num(value),
             params.fundamental_gain_per_step(),
             params.chartist_gain_per_step()
         ),
@@ -329,6 +347,16 @@ pub fn simulate_with_order(
         .sum::<f64>()
         / n;
     let expected_impact_bps = expected_impact / base.terminal.mean * 1e4;
+    if !(expected_impact.is_finite() && impact_var.is_finite()) {
+        return Err(Error::Numerical {
+            what: "chiarella order impact",
+            detail: format!(
+                "the impact of an order of size {} overflows f64 (expected impact {})",
+                fmt_num(order.size),
+                fmt_num(expected_impact)
+            ),
+        });
+    }
     if base.terminal.mean <= 0.0 || !expected_impact_bps.is_finite() {
         return Err(Error::Numerical {
             what: "chiarella order impact",

@@ -91,8 +91,22 @@ impl FitConfig {
         if self.states == 0 {
             return bad("states", "0".into(), "need at least 1 state");
         }
+        if self.states > MAX_STATES {
+            return bad(
+                "states",
+                self.states.to_string(),
+                &format!("at most {MAX_STATES} states are supported"),
+            );
+        }
         if self.restarts == 0 {
             return bad("restarts", "0".into(), "need at least 1 restart");
+        }
+        if self.restarts > MAX_RESTARTS {
+            return bad(
+                "restarts",
+                self.restarts.to_string(),
+                &format!("at most {MAX_RESTARTS} restarts are supported"),
+            );
         }
         if self.max_iter == 0 {
             return bad("max_iter", "0".into(), "need at least 1 iteration");
@@ -110,6 +124,12 @@ impl FitConfig {
         Ok(())
     }
 }
+
+/// Largest number of states [`fit`] accepts: a regime model with more states than this cannot
+/// be identified from market returns, and the O(K²) work would dwarf the data.
+pub const MAX_STATES: usize = 64;
+/// Largest number of restarts [`fit`] accepts (each keeps its own model until the best wins).
+pub const MAX_RESTARTS: usize = 10_000;
 
 /// Result of [`fit`].
 #[derive(Debug, Clone, PartialEq, Serialize)]

@@ -45,7 +45,7 @@ mod viterbi;
 mod tests;
 
 pub use filter::{Filtered, OnlineFilter};
-pub use fit::{BaumWelch, FitConfig, FitReport, fit};
+pub use fit::{BaumWelch, FitConfig, FitReport, MAX_RESTARTS, MAX_STATES, fit};
 pub use model::{GaussianHmm, Simulation, StateParams};
 
 use crate::{Error, Result};
@@ -127,7 +127,10 @@ pub fn log_returns(closes: &[f64]) -> Result<Vec<f64>> {
             reason: "prices must be > 0 to take log returns".into(),
         });
     }
-    Ok(closes.windows(2).map(|w| (w[1] / w[0]).ln()).collect())
+    let returns: Vec<f64> = closes.windows(2).map(|w| (w[1] / w[0]).ln()).collect();
+    // Finite positive closes can still overflow the ratio (1e-308 → 1e308).
+    crate::error::ensure_finite("log returns of closes", &returns)?;
+    Ok(returns)
 }
 
 /// Checks a batch of observations: non-empty and finite.

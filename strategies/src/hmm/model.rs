@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use super::kernel::Kernel;
 use super::{PROB_SUM_TOLERANCE, Regime};
+use crate::error::fmt_num;
 use crate::{Error, Result};
 
 /// One hidden state: its name and the Gaussian its observations are drawn from.
@@ -92,25 +93,22 @@ pub struct Simulation {
 /// Collects validation problems, each with its key path.
 #[derive(Default)]
 struct Problems {
-    first: Option<(&'static str, String)>,
+    first: Option<&'static str>,
     all: Vec<String>,
 }
 
 impl Problems {
-    fn push(&mut self, root: &'static str, value: String, msg: String) {
-        if self.first.is_none() {
-            self.first = Some((root, value));
-        }
+    fn push(&mut self, root: &'static str, msg: String) {
+        self.first.get_or_insert(root);
         self.all.push(msg);
     }
 
     fn into_result(self) -> Result<()> {
         match self.first {
             None => Ok(()),
-            Some((name, value)) => Err(Error::InvalidParameter {
-                name,
-                value,
-                reason: self.all.join("; "),
+            Some(field) => Err(Error::InvalidModel {
+                field,
+                problems: self.all.join("; "),
             }),
         }
     }
@@ -123,8 +121,10 @@ fn check_prob_row(p: &mut Problems, root: &'static str, label: &str, row: &[f64]
         if !x.is_finite() || x < 0.0 {
             p.push(
                 root,
-                format!("{x}"),
-                format!("{label} entry {j} = {x}: probabilities must be finite and >= 0"),
+                format!(
+                    "{label} entry {j} = {}: probabilities must be finite and >= 0",
+                    fmt_num(x)
+                ),
             );
             return;
         }
@@ -133,8 +133,10 @@ fn check_prob_row(p: &mut Problems, root: &'static str, label: &str, row: &[f64]
     if (s - 1.0).abs() > PROB_SUM_TOLERANCE {
         p.push(
             root,
-            format!("{row:?}"),
-            format!("{label} sums to {s}, expected 1 (tolerance {PROB_SUM_TOLERANCE:e})"),
+            format!(
+                "{label} sums to {}, expected 1 (tolerance {PROB_SUM_TOLERANCE:e})",
+                fmt_num(s)
+            ),
         );
     }
 }
@@ -169,41 +171,30 @@ impl GaussianHmm {
         let k = states.len();
         let mut p = Problems::default();
         if k == 0 {
-            p.push(
-                "states",
-                "[]".into(),
-                "states: a model needs at least 1 state".into(),
-            );
+            p.push("states", "states: a model needs at least 1 state".into());
         }
         for (i, s) in states.iter().enumerate() {
             if s.name.is_empty() {
-                p.push(
-                    "states",
-                    "\"\"".into(),
-                    format!("states[{i}].name is empty"),
-                );
+                p.push("states", format!("states[{i}].name is empty"));
             } else if let Some(j) = states[..i].iter().position(|o| o.name == s.name) {
                 p.push(
                     "states",
-                    format!("{:?}", s.name),
                     format!("states[{i}].name {:?} duplicates states[{j}].name", s.name),
                 );
             }
             if !s.mean.is_finite() {
                 p.push(
                     "states",
-                    format!("{}", s.mean),
-                    format!("states[{i}].mean = {}: must be finite", s.mean),
+                    format!("states[{i}].mean = {}: must be finite", fmt_num(s.mean)),
                 );
             }
             let iv = 1.0 / (s.std * s.std);
             if !(s.std.is_finite() && s.std > 0.0 && iv.is_normal()) {
                 p.push(
                     "states",
-                    format!("{}", s.std),
                     format!(
                         "states[{i}].std = {}: must be > 0 and finite (with 1/std^2 finite)",
-                        s.std
+                        fmt_num(s.std)
                     ),
                 );
             }
@@ -211,7 +202,6 @@ impl GaussianHmm {
         if transition.len() != k {
             p.push(
                 "transition",
-                format!("{} rows", transition.len()),
                 format!(
                     "transition has {} rows, expected {k} (one per state)",
                     transition.len()
@@ -222,7 +212,6 @@ impl GaussianHmm {
             if row.len() != k {
                 p.push(
                     "transition",
-                    format!("{} entries", row.len()),
                     format!("transition row {i} has {} entries, expected {k}", row.len()),
                 );
             } else {
@@ -232,7 +221,6 @@ impl GaussianHmm {
         if initial.len() != k {
             p.push(
                 "initial",
-                format!("{} entries", initial.len()),
                 format!("initial has {} entries, expected {k}", initial.len()),
             );
         } else {

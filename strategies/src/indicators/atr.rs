@@ -8,16 +8,35 @@
 //! wheel dispatches to a fused-multiply-add build, which differs in the last ulp or so. For
 //! `n = 1` the ATR is the true range (TA-Lib returns `TRANGE` there; same numbers).
 
-use super::common::{check_bar, check_bars, check_period, missing};
+use super::common::{check_bar, check_bars, check_out, check_period};
 use crate::Result;
 
 /// True range of a bar given the previous close.
 #[inline(always)]
 #[must_use]
 pub fn true_range(high: f64, low: f64, prev_close: f64) -> f64 {
-    (high - low)
-        .max((prev_close - high).abs())
-        .max((prev_close - low).abs())
+    max_finite(
+        max_finite(high - low, (prev_close - high).abs()),
+        (prev_close - low).abs(),
+    )
+}
+
+/// `max(a, b)` for non-NaN operands as one `maxsd` (`f64::max` adds a NaN test and a blend).
+#[inline(always)]
+pub(crate) fn max_finite(a: f64, b: f64) -> f64 {
+    if a > b { a } else { b }
+}
+
+/// `min(a, b)` for non-NaN operands as one `minsd`.
+#[inline(always)]
+pub(crate) fn min_finite(a: f64, b: f64) -> f64 {
+    if a < b { a } else { b }
+}
+
+/// One Wilder step of the ATR, shared by the streaming and both batch forms (ATR, SuperTrend).
+#[inline(always)]
+pub(crate) fn atr_step(prev: f64, tr: f64, decay: f64, weight: f64) -> f64 {
+    prev * decay + tr * weight
 }
 
 /// Streaming ATR(n): O(1) state, no allocation.
@@ -87,13 +106,19 @@ impl Atr {
         };
     }
 
+    /// `(decay, weight, raw value, previous close)` for the batch steady-state loops.
+    #[inline]
+    pub(crate) fn state(&self) -> (f64, f64, f64, f64) {
+        (self.decay, self.weight, self.value, self.prev_close)
+    }
+
     /// Unchecked update (input already validated).
     #[inline]
     pub(crate) fn push(&mut self, high: f64, low: f64, close: f64) -> Option<f64> {
         let tr = true_range(high, low, self.prev_close);
         self.prev_close = close;
         if self.seen > self.period {
-            self.value = self.value * self.decay + tr * self.weight;
+            self.value = atr_step(self.value, tr, self.decay, self.weight);
             return Some(self.value);
         }
         if self.seen == 0 {
@@ -114,6 +139,8 @@ impl Atr {
 /// ATR(n) over high/low/close slices; NaN for the first `n` rows. Bit-identical to
 /// [`Atr::update`].
 ///
+/// Allocates the output once; to reuse a buffer across calls use [`atr_into`].
+///
 /// # Errors
 /// [`crate::Error::InvalidParameter`] when `period` is 0; [`crate::Error::Shape`] when the
 /// lengths differ; [`crate::Error::NonFinite`] / [`crate::Error::InvalidData`] (`high < low`)
@@ -124,32 +151,85 @@ pub fn atr(high: &[f64], low: &[f64], close: &[f64], period: usize) -> Result<Ve
     Ok(atr_unchecked(high, low, close, period))
 }
 
-/// Batch ATR on validated input.
+/// [`atr`] into a caller-owned buffer (one slot per bar, every slot overwritten, NaN during the
+/// warm-up): no allocation. Bit-identical to [`atr`].
+///
+/// # Errors
+/// As [`atr`]; [`crate::Error::Shape`] (`"atr out"`) when `out.len() != close.len()`. On error
+/// `out` is unchanged.
+pub fn atr_into(
+    high: &[f64],
+    low: &[f64],
+    close: &[f64],
+    period: usize,
+    out: &mut [f64],
+) -> Result<()> {
+    check_period("atr.period", period)?;
+    check_bars(high, low, close)?;
+    check_out("atr out", out, close.len())?;
+    atr_fill(high, low, close, period, out);
+    Ok(())
+}
+
+/// Batch ATR on validated input, into a fresh vector written once by `extend` over exact-size
+/// iterators (no zeroing or fill pass). Same steps as [`atr_fill`].
 pub(crate) fn atr_unchecked(high: &[f64], low: &[f64], close: &[f64], period: usize) -> Vec<f64> {
     let len = close.len();
     let Ok(mut a) = Atr::new(period) else {
-        return missing(len);
+        return vec![f64::NAN; len];
     };
     let warm = (period + 1).min(len);
     let mut out = Vec::with_capacity(len);
-    out.extend((0..warm).map(|i| a.push(high[i], low[i], close[i]).unwrap_or(f64::NAN)));
+    let bars = high.iter().zip(low).zip(close).take(warm);
+    out.extend(bars.map(|((h, l), c)| a.push(*h, *l, *c).unwrap_or(f64::NAN)));
     if warm < len {
-        let (decay, weight, mut v) = (a.decay, a.weight, a.value);
+        let (decay, weight, mut v, _) = a.state();
         let bars = high[warm..]
             .iter()
             .zip(&low[warm..])
             .zip(&close[warm - 1..]);
         out.extend(bars.map(|((h, l), pc)| {
-            v = v * decay + true_range(*h, *l, *pc) * weight;
+            v = atr_step(v, true_range(*h, *l, *pc), decay, weight);
             v
         }));
     }
     out
 }
 
+/// Batch ATR kernel on validated input: writes every element of `out` (`close.len()` long)
+/// exactly once.
+pub(crate) fn atr_fill(high: &[f64], low: &[f64], close: &[f64], period: usize, out: &mut [f64]) {
+    let len = close.len();
+    debug_assert!(high.len() == len && low.len() == len && out.len() == len);
+    let Ok(mut a) = Atr::new(period) else {
+        out.fill(f64::NAN);
+        return;
+    };
+    let warm = (period + 1).min(len).min(out.len());
+    let (out_warm, out_rest) = out.split_at_mut(warm);
+    let bars = high.iter().zip(low).zip(close);
+    for (o, ((h, l), c)) in out_warm.iter_mut().zip(bars) {
+        *o = a.push(*h, *l, *c).unwrap_or(f64::NAN);
+    }
+    if out_rest.is_empty() {
+        return;
+    }
+    // Steady state: bar t with the previous close `close[t − 1]`.
+    let (decay, weight, mut v, _) = a.state();
+    let bars = high[warm..]
+        .iter()
+        .zip(&low[warm..])
+        .zip(&close[warm - 1..]);
+    for (o, ((h, l), pc)) in out_rest.iter_mut().zip(bars) {
+        v = atr_step(v, true_range(*h, *l, *pc), decay, weight);
+        *o = v;
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::indicators::common::bits;
     use proptest::prelude::*;
 
     #[test]
@@ -188,7 +268,40 @@ mod tests {
         ));
     }
 
+    #[test]
+    fn into_rejects_a_wrong_length_buffer() {
+        let mut out = [7.0; 1];
+        let err = atr_into(&[2.0, 2.0], &[1.0, 1.0], &[1.5, 1.5], 1, &mut out).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                crate::Error::Shape {
+                    what: "atr out",
+                    ..
+                }
+            ),
+            "{err}"
+        );
+        assert_eq!(out, [7.0], "untouched on error");
+    }
+
     proptest! {
+        #[test]
+        fn into_equals_allocating_on_a_dirty_buffer(
+            bars in prop::collection::vec((1.0f64..1e4, 0.0f64..100.0, 0.0f64..1.0), 0..150),
+            n in 1usize..20, junk in -1e9f64..1e9
+        ) {
+            let high: Vec<f64> = bars.iter().map(|b| b.0 + b.1).collect();
+            let low: Vec<f64> = bars.iter().map(|b| b.0).collect();
+            let close: Vec<f64> = bars.iter().map(|b| b.0 + b.1 * b.2).collect();
+            let want = atr(&high, &low, &close, n).unwrap();
+            let mut out = vec![junk; bars.len()];
+            for _ in 0..2 {
+                atr_into(&high, &low, &close, n, &mut out).unwrap();
+                prop_assert_eq!(bits(&out), bits(&want));
+            }
+        }
+
         #[test]
         fn streaming_equals_batch(bars in prop::collection::vec((1.0f64..1e4, 0.0f64..100.0, 0.0f64..1.0), 0..150), n in 1usize..20) {
             let high: Vec<f64> = bars.iter().map(|b| b.0 + b.1).collect();

@@ -11,7 +11,7 @@
 //! every recompute and to ~1e-13 relative in between (tested to 1e-9 on real BTC prices).
 //! `σ = sqrt(max(M2/n, 0))`; with `k ≥ 0` this gives `lower ≤ middle ≤ upper` exactly.
 
-use super::common::{check_multiplier, check_period, check_value, missing};
+use super::common::{check_finite, check_multiplier, check_period, check_value, fit, zeroed};
 use crate::Result;
 
 /// One Bollinger row.
@@ -25,8 +25,9 @@ pub struct BollingerOutput {
     pub lower: f64,
 }
 
-/// Batch Bollinger bands: three columns, NaN during the warm-up.
-#[derive(Debug, Clone, PartialEq)]
+/// Batch Bollinger bands: three columns, NaN during the warm-up. `Default` is empty, ready for
+/// [`bollinger_into`].
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct BollingerSeries {
     /// `middle + k·σ`.
     pub upper: Vec<f64>,
@@ -155,47 +156,50 @@ impl Bollinger {
 /// Bollinger bands over a slice; NaN for the first `n − 1` rows. Bit-identical to
 /// [`Bollinger::update`].
 ///
+/// Allocates the three columns once; to reuse them across calls use [`bollinger_into`].
+///
 /// # Errors
 /// As [`Bollinger::new`]; [`crate::Error::NonFinite`] naming the first NaN or infinite input.
 pub fn bollinger(xs: &[f64], period: usize, num_std: f64) -> Result<BollingerSeries> {
     Bollinger::new(period, num_std)?;
-    crate::error::ensure_finite("bollinger input", xs)?;
+    check_finite("bollinger input", xs)?;
     Ok(bollinger_unchecked(xs, period, num_std))
 }
 
-/// Batch Bollinger on validated input and parameters. Reads the value leaving the window from
-/// the slice instead of a ring buffer; the arithmetic is the streaming form's, step for step.
+/// [`bollinger`] into caller-owned columns: each is resized to `xs.len()` (reusing its
+/// capacity, so no allocation once it is large enough) and every row overwritten.
+/// Bit-identical to [`bollinger`].
+///
+/// # Errors
+/// As [`bollinger`]. On error `out` is unchanged.
+pub fn bollinger_into(
+    xs: &[f64],
+    period: usize,
+    num_std: f64,
+    out: &mut BollingerSeries,
+) -> Result<()> {
+    check_period("bollinger.period", period)?;
+    check_multiplier("bollinger.num_std", num_std)?;
+    check_finite("bollinger input", xs)?;
+    for col in [&mut out.upper, &mut out.middle, &mut out.lower] {
+        fit(col, xs.len());
+    }
+    bollinger_fill(
+        xs,
+        period,
+        num_std,
+        &mut out.upper,
+        &mut out.middle,
+        &mut out.lower,
+    );
+    Ok(())
+}
+
+/// Batch Bollinger on validated input and parameters.
 pub(crate) fn bollinger_unchecked(xs: &[f64], period: usize, num_std: f64) -> BollingerSeries {
     let len = xs.len();
-    let (mut upper, mut middle, mut lower) = (missing(len), missing(len), missing(len));
-    if len < period || period == 0 {
-        return BollingerSeries {
-            upper,
-            middle,
-            lower,
-        };
-    }
-    let n = period as f64;
-    let inv_n = 1.0 / n;
-    let (mut mean, mut m2) = exact(&xs[..period], n);
-    let first = bands(mean, m2, inv_n, num_std);
-    (upper[period - 1], middle[period - 1], lower[period - 1]) =
-        (first.upper, first.middle, first.lower);
-    let mut until_exact = period;
-    let outs = upper[period..]
-        .iter_mut()
-        .zip(middle[period..].iter_mut().zip(&mut lower[period..]));
-    for (i, ((x, old), (ou, (om, ol)))) in xs[period..].iter().zip(xs).zip(outs).enumerate() {
-        until_exact -= 1;
-        if until_exact == 0 {
-            until_exact = period;
-            (mean, m2) = exact(&xs[i + 1..i + 1 + period], n);
-        } else {
-            roll(&mut mean, &mut m2, *x, *old, inv_n);
-        }
-        let b = bands(mean, m2, inv_n, num_std);
-        (*ou, *om, *ol) = (b.upper, b.middle, b.lower);
-    }
+    let (mut upper, mut middle, mut lower) = (zeroed(len), zeroed(len), zeroed(len));
+    bollinger_fill(xs, period, num_std, &mut upper, &mut middle, &mut lower);
     BollingerSeries {
         upper,
         middle,
@@ -203,9 +207,68 @@ pub(crate) fn bollinger_unchecked(xs: &[f64], period: usize, num_std: f64) -> Bo
     }
 }
 
+/// Batch Bollinger kernel on validated parameters: writes every row of the three columns (each
+/// `xs.len()` long) exactly once. Reads the value leaving the window from the slice instead of a
+/// ring buffer; the arithmetic is the streaming form's, step for step.
+///
+/// The streaming form recomputes exactly whenever its ring buffer wraps, i.e. on every
+/// `period`-th row after the first output. Here the rows after the first output are walked in
+/// chunks of `period`: the first `period − 1` rows of a chunk roll, and its last row recomputes
+/// from the window ending there — which is the chunk itself. So the inner loop has no counter
+/// and no branch.
+pub(crate) fn bollinger_fill(
+    xs: &[f64],
+    period: usize,
+    num_std: f64,
+    upper: &mut [f64],
+    middle: &mut [f64],
+    lower: &mut [f64],
+) {
+    let len = xs.len();
+    debug_assert!(upper.len() == len && middle.len() == len && lower.len() == len);
+    if len < period || period == 0 {
+        for col in [upper, middle, lower] {
+            col.fill(f64::NAN);
+        }
+        return;
+    }
+    let n = period as f64;
+    let inv_n = 1.0 / n;
+    let (u_warm, u_rest) = upper.split_at_mut(period);
+    let (m_warm, m_rest) = middle.split_at_mut(period);
+    let (l_warm, l_rest) = lower.split_at_mut(period);
+    for col in [&mut *u_warm, &mut *m_warm, &mut *l_warm] {
+        col.fill(f64::NAN);
+    }
+    let (mut mean, mut m2) = exact(&xs[..period], n);
+    let first = bands(mean, m2, inv_n, num_std);
+    (u_warm[period - 1], m_warm[period - 1], l_warm[period - 1]) =
+        (first.upper, first.middle, first.lower);
+    let new = xs[period..].chunks(period);
+    let old = xs.chunks(period);
+    let outs = u_rest
+        .chunks_mut(period)
+        .zip(m_rest.chunks_mut(period).zip(l_rest.chunks_mut(period)));
+    for ((xc, oc), (uc, (mc, lc))) in new.zip(old).zip(outs) {
+        let rolled = xc.len().min(period - 1);
+        let rows = uc.iter_mut().zip(mc.iter_mut().zip(lc.iter_mut()));
+        for ((x, o), (ou, (om, ol))) in xc[..rolled].iter().zip(oc).zip(rows) {
+            roll(&mut mean, &mut m2, *x, *o, inv_n);
+            let b = bands(mean, m2, inv_n, num_std);
+            (*ou, *om, *ol) = (b.upper, b.middle, b.lower);
+        }
+        if rolled < xc.len() {
+            (mean, m2) = exact(xc, n);
+            let b = bands(mean, m2, inv_n, num_std);
+            (uc[rolled], mc[rolled], lc[rolled]) = (b.upper, b.middle, b.lower);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::indicators::common::bits;
     use proptest::prelude::*;
 
     #[test]
@@ -251,6 +314,25 @@ mod tests {
     }
 
     proptest! {
+        #[test]
+        fn into_equals_allocating_on_a_dirty_buffer(
+            xs in prop::collection::vec(1.0f64..1e5, 0..200), n in 1usize..30, k in 0.0f64..4.0,
+            junk in -1e9f64..1e9, dirty_len in 0usize..300
+        ) {
+            let want = bollinger(&xs, n, k).unwrap();
+            let mut out = BollingerSeries {
+                upper: vec![junk; dirty_len],
+                middle: Vec::new(),
+                lower: vec![junk; xs.len()],
+            };
+            for _ in 0..2 {
+                bollinger_into(&xs, n, k, &mut out).unwrap();
+                prop_assert_eq!(bits(&out.upper), bits(&want.upper));
+                prop_assert_eq!(bits(&out.middle), bits(&want.middle));
+                prop_assert_eq!(bits(&out.lower), bits(&want.lower));
+            }
+        }
+
         #[test]
         fn streaming_equals_batch_and_ordered(
             xs in prop::collection::vec(1.0f64..1e5, 0..200), n in 1usize..30, k in 0.0f64..4.0

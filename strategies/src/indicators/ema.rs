@@ -7,7 +7,7 @@
 //! and one add per value, about 1.4× faster) and agrees with TA-Lib to a few ulps (see the
 //! reference test). TA-Lib's EMA unstable period defaults to 0, which is what this reproduces.
 
-use super::common::{check_period, check_value, missing};
+use super::common::{check_finite, check_out, check_period, check_value};
 use crate::Result;
 
 /// One EMA step, shared by the streaming and the batch form so that both round identically.
@@ -116,22 +116,39 @@ impl Ema {
 
 /// EMA(n) over a slice; NaN for the first `n − 1` rows. Bit-identical to [`Ema::update`].
 ///
+/// Allocates the output once; to reuse a buffer across calls use [`ema_into`].
+///
 /// # Errors
 /// [`crate::Error::InvalidParameter`] when `period` is 0; [`crate::Error::NonFinite`] naming
 /// the first NaN or infinite input.
 pub fn ema(xs: &[f64], period: usize) -> Result<Vec<f64>> {
     check_period("ema.period", period)?;
-    crate::error::ensure_finite("ema input", xs)?;
+    check_finite("ema input", xs)?;
     Ok(ema_unchecked(xs, period))
 }
 
-/// Batch EMA on validated input.
+/// [`ema`] into a caller-owned buffer (one slot per input row, every slot overwritten, NaN
+/// during the warm-up): no allocation. Bit-identical to [`ema`].
+///
+/// # Errors
+/// [`crate::Error::InvalidParameter`] when `period` is 0; [`crate::Error::Shape`] (`"ema out"`)
+/// when `out.len() != xs.len()`; [`crate::Error::NonFinite`] naming the first NaN or infinite
+/// input. On error `out` is unchanged.
+pub fn ema_into(xs: &[f64], period: usize, out: &mut [f64]) -> Result<()> {
+    check_period("ema.period", period)?;
+    check_out("ema out", out, xs.len())?;
+    check_finite("ema input", xs)?;
+    ema_fill(xs, period, out);
+    Ok(())
+}
+
+/// Batch EMA on validated input, into a fresh vector written once by `extend` over exact-size
+/// iterators (no zeroing or fill pass, no per-row checks). Same steps as [`ema_fill`].
 pub(crate) fn ema_unchecked(xs: &[f64], period: usize) -> Vec<f64> {
     let Ok(mut e) = Ema::new(period) else {
-        return missing(xs.len());
+        return vec![f64::NAN; xs.len()];
     };
     let warm = period.min(xs.len());
-    // Written once, by `extend` over exact-size iterators (no fill pass, no per-row checks).
     let mut out = Vec::with_capacity(xs.len());
     out.extend(xs[..warm].iter().map(|x| e.push(*x).unwrap_or(f64::NAN)));
     let (alpha, decay) = e.coefficients();
@@ -143,9 +160,32 @@ pub(crate) fn ema_unchecked(xs: &[f64], period: usize) -> Vec<f64> {
     out
 }
 
+/// Batch EMA kernel: writes every element of `out` (`out.len() == xs.len()`) exactly once.
+pub(crate) fn ema_fill(xs: &[f64], period: usize, out: &mut [f64]) {
+    debug_assert_eq!(xs.len(), out.len());
+    let Ok(mut e) = Ema::new(period) else {
+        out.fill(f64::NAN);
+        return;
+    };
+    let warm = period.min(xs.len()).min(out.len());
+    let (xs_warm, xs_rest) = xs.split_at(warm);
+    let (out_warm, out_rest) = out.split_at_mut(warm);
+    for (o, x) in out_warm.iter_mut().zip(xs_warm) {
+        *o = e.push(*x).unwrap_or(f64::NAN);
+    }
+    // Steady state: one multiply-add chain, no Option, no bounds checks.
+    let (alpha, decay) = e.coefficients();
+    let mut v = e.raw();
+    for (o, x) in out_rest.iter_mut().zip(xs_rest) {
+        v = ema_step(v, *x, alpha, decay);
+        *o = v;
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::indicators::common::bits;
     use proptest::prelude::*;
 
     #[test]
@@ -184,7 +224,36 @@ mod tests {
         assert_eq!(e.update(4.0).unwrap(), None);
     }
 
+    #[test]
+    fn into_rejects_a_wrong_length_buffer() {
+        let mut out = [7.0; 2];
+        let err = ema_into(&[1.0, 2.0, 3.0], 2, &mut out).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                crate::Error::Shape {
+                    what: "ema out",
+                    ..
+                }
+            ),
+            "{err}"
+        );
+        assert_eq!(out, [7.0; 2], "untouched on error");
+    }
+
     proptest! {
+        #[test]
+        fn into_equals_allocating_on_a_dirty_buffer(
+            xs in prop::collection::vec(1.0f64..1e5, 0..200), n in 1usize..40, junk in -1e9f64..1e9
+        ) {
+            let want = ema(&xs, n).unwrap();
+            let mut out = vec![junk; xs.len()];
+            for _ in 0..2 {
+                ema_into(&xs, n, &mut out).unwrap();
+                prop_assert_eq!(bits(&out), bits(&want));
+            }
+        }
+
         #[test]
         fn streaming_equals_batch(xs in prop::collection::vec(1.0f64..1e5, 0..200), n in 1usize..40) {
             let batch = ema(&xs, n).unwrap();

@@ -8,7 +8,7 @@
 //! from index `s − 1 + g − 1` (33 for 12/26/9), and so does this. EMA steps as in
 //! [`super::ema`].
 
-use super::common::{check_period, check_value, missing};
+use super::common::{check_finite, check_period, check_value, fit, zeroed};
 use super::ema::{Ema, ema_step};
 use crate::{Error, Result};
 
@@ -23,8 +23,9 @@ pub struct MacdOutput {
     pub hist: f64,
 }
 
-/// Batch MACD: three columns, NaN during the warm-up.
-#[derive(Debug, Clone, PartialEq)]
+/// Batch MACD: three columns, NaN during the warm-up. `Default` is empty, ready for
+/// [`macd_into`].
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct MacdSeries {
     /// Fast EMA − slow EMA.
     pub macd: Vec<f64>,
@@ -96,6 +97,12 @@ impl Macd {
         self.updates = 0;
     }
 
+    /// The `(fast, slow, signal)` EMAs, for batch steady-state loops.
+    #[inline]
+    pub(crate) fn emas(&self) -> (&Ema, &Ema, &Ema) {
+        (&self.fast, &self.slow, &self.signal)
+    }
+
     /// Unchecked update (input already validated).
     #[inline]
     pub(crate) fn push(&mut self, x: f64) -> Option<MacdOutput> {
@@ -120,44 +127,87 @@ impl Macd {
 /// MACD over a slice; NaN for the first `slow − 1 + signal − 1` rows. Bit-identical to
 /// [`Macd::update`].
 ///
+/// Allocates the three columns once; to reuse them across calls use [`macd_into`].
+///
 /// # Errors
 /// As [`Macd::new`]; [`Error::NonFinite`] naming the first NaN or infinite input.
 pub fn macd(xs: &[f64], fast: usize, slow: usize, signal: usize) -> Result<MacdSeries> {
     let m = Macd::new(fast, slow, signal)?;
-    crate::error::ensure_finite("macd input", xs)?;
+    check_finite("macd input", xs)?;
     Ok(macd_unchecked(xs, m))
 }
 
-/// Batch MACD on validated input, from a fresh [`Macd`].
-pub(crate) fn macd_unchecked(xs: &[f64], mut m: Macd) -> MacdSeries {
-    let len = xs.len();
-    let (mut macd, mut signal, mut hist) = (missing(len), missing(len), missing(len));
-    let warm = (m.warm_up() + 1).min(len);
-    for (i, x) in xs[..warm].iter().enumerate() {
-        if let Some(o) = m.push(*x) {
-            (macd[i], signal[i], hist[i]) = (o.macd, o.signal, o.hist);
-        }
+/// [`macd`] into caller-owned columns: each is resized to `xs.len()` (reusing its capacity, so
+/// no allocation once it is large enough) and every row overwritten. Bit-identical to [`macd`].
+///
+/// # Errors
+/// As [`macd`]. On error `out` is unchanged.
+pub fn macd_into(
+    xs: &[f64],
+    fast: usize,
+    slow: usize,
+    signal: usize,
+    out: &mut MacdSeries,
+) -> Result<()> {
+    let m = Macd::new(fast, slow, signal)?;
+    check_finite("macd input", xs)?;
+    for col in [&mut out.macd, &mut out.signal, &mut out.hist] {
+        fit(col, xs.len());
     }
+    macd_fill(xs, m, &mut out.macd, &mut out.signal, &mut out.hist);
+    Ok(())
+}
+
+/// Batch MACD on validated input, from a fresh [`Macd`].
+pub(crate) fn macd_unchecked(xs: &[f64], m: Macd) -> MacdSeries {
+    let len = xs.len();
+    let (mut macd, mut signal, mut hist) = (zeroed(len), zeroed(len), zeroed(len));
+    macd_fill(xs, m, &mut macd, &mut signal, &mut hist);
+    MacdSeries { macd, signal, hist }
+}
+
+/// Batch MACD kernel from a fresh [`Macd`]: writes every row of the three columns (each
+/// `xs.len()` long) exactly once.
+pub(crate) fn macd_fill(
+    xs: &[f64],
+    mut m: Macd,
+    macd: &mut [f64],
+    signal: &mut [f64],
+    hist: &mut [f64],
+) {
+    let len = xs.len();
+    debug_assert!(macd.len() == len && signal.len() == len && hist.len() == len);
+    let warm = (m.warm_up() + 1).min(len).min(macd.len());
+    let (m_warm, m_rest) = macd.split_at_mut(warm);
+    let (s_warm, s_rest) = signal.split_at_mut(warm);
+    let (h_warm, h_rest) = hist.split_at_mut(warm);
+    let (xs_warm, xs_rest) = xs.split_at(warm);
+    let warm_rows = m_warm.iter_mut().zip(s_warm.iter_mut().zip(h_warm));
+    for (x, (om, (os, oh))) in xs_warm.iter().zip(warm_rows) {
+        (*om, *os, *oh) = match m.push(*x) {
+            Some(o) => (o.macd, o.signal, o.hist),
+            None => (f64::NAN, f64::NAN, f64::NAN),
+        };
+    }
+    // Steady state: three multiply-add chains, no Option, no bounds checks.
     let (fa, fd) = m.fast.coefficients();
     let (sa, sd) = m.slow.coefficients();
     let (ga, gd) = m.signal.coefficients();
     let (mut f, mut s, mut g) = (m.fast.raw(), m.slow.raw(), m.signal.raw());
-    let outs = macd[warm..]
-        .iter_mut()
-        .zip(signal[warm..].iter_mut().zip(&mut hist[warm..]));
-    for (x, (om, (os, oh))) in xs[warm..].iter().zip(outs) {
+    let rows = m_rest.iter_mut().zip(s_rest.iter_mut().zip(h_rest));
+    for (x, (om, (os, oh))) in xs_rest.iter().zip(rows) {
         s = ema_step(s, *x, sa, sd);
         f = ema_step(f, *x, fa, fd);
         let line = f - s;
         g = ema_step(g, line, ga, gd);
         (*om, *os, *oh) = (line, g, line - g);
     }
-    MacdSeries { macd, signal, hist }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::indicators::common::bits;
     use proptest::prelude::*;
 
     #[test]
@@ -196,6 +246,27 @@ mod tests {
     }
 
     proptest! {
+        #[test]
+        fn into_equals_allocating_on_a_dirty_buffer(
+            xs in prop::collection::vec(1.0f64..1e5, 0..150),
+            fast in 1usize..10, extra in 1usize..15, sig in 1usize..10,
+            junk in -1e9f64..1e9, dirty_len in 0usize..300
+        ) {
+            let slow = fast + extra;
+            let want = macd(&xs, fast, slow, sig).unwrap();
+            let mut out = MacdSeries {
+                macd: vec![junk; dirty_len],
+                signal: vec![junk; dirty_len / 2],
+                hist: Vec::new(),
+            };
+            for _ in 0..2 {
+                macd_into(&xs, fast, slow, sig, &mut out).unwrap();
+                prop_assert_eq!(bits(&out.macd), bits(&want.macd));
+                prop_assert_eq!(bits(&out.signal), bits(&want.signal));
+                prop_assert_eq!(bits(&out.hist), bits(&want.hist));
+            }
+        }
+
         #[test]
         fn streaming_equals_batch(
             xs in prop::collection::vec(1.0f64..1e5, 0..150),

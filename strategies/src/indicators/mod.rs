@@ -9,7 +9,13 @@
 //! - a **batch** function over slices (`ema`, `rsi`, `macd`, `bollinger`, `atr`, `supertrend`)
 //!   that validates the whole input first, writes **NaN** for warm-up rows (never zeros), and is
 //!   **bit-identical** to the streaming form: it runs the same step functions, with the warm-up
-//!   driven by the streaming struct itself and a tight steady-state loop after it.
+//!   driven by the streaming struct itself and a tight steady-state loop after it;
+//! - a **buffer-reusing batch** function (`ema_into`, `rsi_into`, `macd_into`, `bollinger_into`,
+//!   `atr_into`, `supertrend_into`, `standard_features_into`) that writes into caller-owned
+//!   output (a slice of the input's length, or a series struct whose columns it resizes keeping
+//!   their capacity) and is bit-identical to the allocating one. Over large inputs the
+//!   allocating forms pay for fresh pages from the OS on every call (page faults can cost more
+//!   than the indicator itself); reuse the buffers where throughput matters.
 //!
 //! Warm-up (index of the first output): EMA(n) `n−1`; RSI(n) `n`; MACD(f,s,g) `s−1+g−1` (33);
 //! Bollinger(n) `n−1`; ATR(n) `n`; SuperTrend(n) `n`. Each submodule's doc states its exact
@@ -29,12 +35,13 @@ mod supertrend;
 #[cfg(test)]
 mod reference_tests;
 
-pub use atr::{Atr, atr, true_range};
-pub use bollinger::{Bollinger, BollingerOutput, BollingerSeries, bollinger};
-pub use ema::{Ema, ema};
+pub use atr::{Atr, atr, atr_into, true_range};
+pub use bollinger::{Bollinger, BollingerOutput, BollingerSeries, bollinger, bollinger_into};
+pub use ema::{Ema, ema, ema_into};
 pub use features::{
     StandardFeatureEngine, StandardFeatureRow, StandardFeatures, standard_features,
+    standard_features_into,
 };
-pub use macd::{Macd, MacdOutput, MacdSeries, macd};
-pub use rsi::{Rsi, rsi};
-pub use supertrend::{SuperTrend, SuperTrendOutput, SuperTrendSeries, supertrend};
+pub use macd::{Macd, MacdOutput, MacdSeries, macd, macd_into};
+pub use rsi::{Rsi, rsi, rsi_into};
+pub use supertrend::{SuperTrend, SuperTrendOutput, SuperTrendSeries, supertrend, supertrend_into};

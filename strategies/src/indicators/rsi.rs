@@ -14,22 +14,26 @@
 //! misreads low-priced assets (a 1e-10 step gives 0 instead of 100); this uses the exact test,
 //! as current TA-Lib does.
 
-use super::common::{check_period, check_value, missing};
+use super::common::{check_finite, check_out, check_period, check_value, zeroed};
 use crate::Result;
 
+/// `max(d, 0)`, branch-free: `d > 0 ? d : 0` is exactly one `maxsd` on x86-64, cheaper than
+/// `f64::max` (whose NaN rule costs a compare and a blend; inputs here are finite).
 #[inline(always)]
 fn gain(d: f64) -> f64 {
     if d > 0.0 { d } else { 0.0 }
 }
 
+/// `max(−d, 0)`, branch-free (one `maxsd`).
 #[inline(always)]
 fn loss(d: f64) -> f64 {
-    if d < 0.0 { -d } else { 0.0 }
+    let m = -d;
+    if m > 0.0 { m } else { 0.0 }
 }
 
 /// RSI from the two averages (0 when both are 0, see the module doc).
 #[inline(always)]
-fn rsi_value(avg_gain: f64, avg_loss: f64) -> f64 {
+pub(crate) fn rsi_value(avg_gain: f64, avg_loss: f64) -> f64 {
     let total = avg_gain + avg_loss;
     if total > 0.0 {
         100.0 * (avg_gain / total)
@@ -40,7 +44,7 @@ fn rsi_value(avg_gain: f64, avg_loss: f64) -> f64 {
 
 /// One Wilder step of both averages, shared by streaming and batch.
 #[inline(always)]
-fn wilder_step(ag: &mut f64, al: &mut f64, d: f64, decay: f64, weight: f64) {
+pub(crate) fn wilder_step(ag: &mut f64, al: &mut f64, d: f64, decay: f64, weight: f64) {
     *ag = *ag * decay + gain(d) * weight;
     *al = *al * decay + loss(d) * weight;
 }
@@ -120,6 +124,12 @@ impl Rsi {
         };
     }
 
+    /// `(decay, weight, avg_gain, avg_loss)` for batch steady-state loops.
+    #[inline]
+    pub(crate) fn state(&self) -> (f64, f64, f64, f64) {
+        (self.decay, self.weight, self.avg_gain, self.avg_loss)
+    }
+
     /// Unchecked update (input already validated).
     #[inline]
     pub(crate) fn push(&mut self, x: f64) -> Option<f64> {
@@ -156,37 +166,70 @@ impl Rsi {
 
 /// RSI(n) over a slice; NaN for the first `n` rows. Bit-identical to [`Rsi::update`].
 ///
+/// Allocates the output once; to reuse a buffer across calls use [`rsi_into`].
+///
 /// # Errors
 /// [`crate::Error::InvalidParameter`] when `period` is 0; [`crate::Error::NonFinite`] naming
 /// the first NaN or infinite input.
 pub fn rsi(xs: &[f64], period: usize) -> Result<Vec<f64>> {
     check_period("rsi.period", period)?;
-    crate::error::ensure_finite("rsi input", xs)?;
+    check_finite("rsi input", xs)?;
     Ok(rsi_unchecked(xs, period))
 }
 
-/// Batch RSI on validated input.
+/// [`rsi`] into a caller-owned buffer (one slot per input row, every slot overwritten, NaN
+/// during the warm-up): no allocation. Bit-identical to [`rsi`].
+///
+/// # Errors
+/// [`crate::Error::InvalidParameter`] when `period` is 0; [`crate::Error::Shape`] (`"rsi out"`)
+/// when `out.len() != xs.len()`; [`crate::Error::NonFinite`] naming the first NaN or infinite
+/// input. On error `out` is unchanged.
+pub fn rsi_into(xs: &[f64], period: usize, out: &mut [f64]) -> Result<()> {
+    check_period("rsi.period", period)?;
+    check_out("rsi out", out, xs.len())?;
+    check_finite("rsi input", xs)?;
+    rsi_fill(xs, period, out);
+    Ok(())
+}
+
+/// Batch RSI on validated input: a zeroed (lazily mapped, not written) vector, then the kernel
+/// writes each row once. (An `extend`-based form, as EMA and ATR use, compiles to a slower loop
+/// here.)
 pub(crate) fn rsi_unchecked(xs: &[f64], period: usize) -> Vec<f64> {
-    let Ok(mut r) = Rsi::new(period) else {
-        return missing(xs.len());
-    };
-    let warm = (period + 1).min(xs.len());
-    let mut out = Vec::with_capacity(xs.len());
-    out.extend(xs[..warm].iter().map(|x| r.push(*x).unwrap_or(f64::NAN)));
-    if warm < xs.len() {
-        let (decay, weight) = (r.decay, r.weight);
-        let (mut ag, mut al) = (r.avg_gain, r.avg_loss);
-        out.extend(xs[warm..].iter().zip(&xs[warm - 1..]).map(|(x, prev)| {
-            wilder_step(&mut ag, &mut al, x - prev, decay, weight);
-            rsi_value(ag, al)
-        }));
-    }
+    let mut out = zeroed(xs.len());
+    rsi_fill(xs, period, &mut out);
     out
+}
+
+/// Batch RSI kernel: writes every element of `out` (`out.len() == xs.len()`) exactly once.
+pub(crate) fn rsi_fill(xs: &[f64], period: usize, out: &mut [f64]) {
+    debug_assert_eq!(xs.len(), out.len());
+    let Ok(mut r) = Rsi::new(period) else {
+        out.fill(f64::NAN);
+        return;
+    };
+    let warm = (period + 1).min(xs.len()).min(out.len());
+    let (out_warm, out_rest) = out.split_at_mut(warm);
+    for (o, x) in out_warm.iter_mut().zip(xs) {
+        *o = r.push(*x).unwrap_or(f64::NAN);
+    }
+    if out_rest.is_empty() {
+        return;
+    }
+    // Steady state: `xs[warm..]` paired with the previous values `xs[warm − 1..]`.
+    let (decay, weight) = (r.decay, r.weight);
+    let (mut ag, mut al) = (r.avg_gain, r.avg_loss);
+    let pairs = xs[warm..].iter().zip(&xs[warm - 1..]);
+    for (o, (x, prev)) in out_rest.iter_mut().zip(pairs) {
+        wilder_step(&mut ag, &mut al, x - prev, decay, weight);
+        *o = rsi_value(ag, al);
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::indicators::common::bits;
     use proptest::prelude::*;
 
     #[test]
@@ -215,7 +258,36 @@ mod tests {
         ));
     }
 
+    #[test]
+    fn into_rejects_a_wrong_length_buffer() {
+        let mut out = [7.0; 4];
+        let err = rsi_into(&[1.0, 2.0, 3.0], 2, &mut out).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                crate::Error::Shape {
+                    what: "rsi out",
+                    ..
+                }
+            ),
+            "{err}"
+        );
+        assert_eq!(out, [7.0; 4], "untouched on error");
+    }
+
     proptest! {
+        #[test]
+        fn into_equals_allocating_on_a_dirty_buffer(
+            xs in prop::collection::vec(1.0f64..1e5, 0..200), n in 1usize..30, junk in -1e9f64..1e9
+        ) {
+            let want = rsi(&xs, n).unwrap();
+            let mut out = vec![junk; xs.len()];
+            for _ in 0..2 {
+                rsi_into(&xs, n, &mut out).unwrap();
+                prop_assert_eq!(bits(&out), bits(&want));
+            }
+        }
+
         #[test]
         fn streaming_equals_batch_and_bounded(
             xs in prop::collection::vec(1.0f64..1e5, 0..200), n in 1usize..30

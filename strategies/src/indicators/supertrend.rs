@@ -13,8 +13,8 @@
 //! (the ATR's); rows before are missing (pandas-ta writes NaN for the trend there, and NaN or its
 //! +1 start value for the direction depending on the version).
 
-use super::atr::Atr;
-use super::common::{check_bar, check_bars, check_multiplier, missing};
+use super::atr::{Atr, atr_step, max_finite, min_finite, true_range};
+use super::common::{check_bar, check_bars, check_multiplier, fit, zeroed};
 use crate::Result;
 
 /// One SuperTrend row.
@@ -26,13 +26,58 @@ pub struct SuperTrendOutput {
     pub direction: i8,
 }
 
-/// Batch SuperTrend: NaN during the warm-up; direction as ±1.0.
-#[derive(Debug, Clone, PartialEq)]
+/// Batch SuperTrend: NaN during the warm-up; direction as ±1.0. `Default` is empty, ready for
+/// [`supertrend_into`].
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct SuperTrendSeries {
     /// The active band.
     pub value: Vec<f64>,
     /// +1.0 bullish, −1.0 bearish.
     pub direction: Vec<f64>,
+}
+
+/// Basic bands `(hl2 + m·ATR, hl2 − m·ATR)`, shared by the streaming and the batch form.
+#[inline(always)]
+fn basic_bands(high: f64, low: f64, atr: f64, multiplier: f64) -> (f64, f64) {
+    let hl2 = 0.5 * (high + low);
+    let band = multiplier * atr;
+    (hl2 + band, hl2 - band)
+}
+
+/// One SuperTrend step after the first output: the direction from the close against the
+/// previous bands, then the ratchet of the active band when the direction is kept. Returns
+/// `(upper, lower, direction)`. Written with selects rather than an if/else chain so the
+/// data-dependent crossing tests compile without branches; same arithmetic (`max`/`min`) as
+/// the module doc's rules, shared by the streaming and the batch form.
+#[inline(always)]
+fn ratchet(
+    close: f64,
+    (upper, lower): (f64, f64),
+    (prev_upper, prev_lower): (f64, f64),
+    direction: i8,
+) -> (f64, f64, i8) {
+    let up = close > prev_upper;
+    let down = close < prev_lower;
+    let keep = !up & !down;
+    let bull = direction > 0;
+    let lower = if keep & bull {
+        max_finite(lower, prev_lower)
+    } else {
+        lower
+    };
+    let upper = if keep & !bull {
+        min_finite(upper, prev_upper)
+    } else {
+        upper
+    };
+    let direction = if up {
+        1
+    } else if down {
+        -1
+    } else {
+        direction
+    };
+    (upper, lower, direction)
 }
 
 /// Streaming SuperTrend(n, m): O(1) state, no allocation.
@@ -103,19 +148,14 @@ impl SuperTrend {
     #[inline]
     pub(crate) fn push(&mut self, high: f64, low: f64, close: f64) -> Option<SuperTrendOutput> {
         let atr = self.atr.push(high, low, close)?;
-        let hl2 = 0.5 * (high + low);
-        let band = self.multiplier * atr;
-        let (mut upper, mut lower) = (hl2 + band, hl2 - band);
+        let (mut upper, mut lower) = basic_bands(high, low, atr, self.multiplier);
         if self.has_bands {
-            if close > self.upper {
-                self.direction = 1;
-            } else if close < self.lower {
-                self.direction = -1;
-            } else if self.direction > 0 {
-                lower = lower.max(self.lower);
-            } else {
-                upper = upper.min(self.upper);
-            }
+            (upper, lower, self.direction) = ratchet(
+                close,
+                (upper, lower),
+                (self.upper, self.lower),
+                self.direction,
+            );
         }
         self.has_bands = true;
         (self.upper, self.lower) = (upper, lower);
@@ -129,6 +169,8 @@ impl SuperTrend {
 
 /// SuperTrend over high/low/close slices; NaN for the first `n` rows. Bit-identical to
 /// [`SuperTrend::update`].
+///
+/// Allocates the two columns once; to reuse them across calls use [`supertrend_into`].
 ///
 /// # Errors
 /// As [`SuperTrend::new`]; [`crate::Error::Shape`] when the lengths differ;
@@ -145,28 +187,117 @@ pub fn supertrend(
     Ok(supertrend_unchecked(high, low, close, st))
 }
 
+/// [`supertrend`] into caller-owned columns: each is resized to `close.len()` (reusing its
+/// capacity, so no allocation once it is large enough) and every row overwritten.
+/// Bit-identical to [`supertrend`].
+///
+/// # Errors
+/// As [`supertrend`]. On error `out` is unchanged.
+pub fn supertrend_into(
+    high: &[f64],
+    low: &[f64],
+    close: &[f64],
+    period: usize,
+    multiplier: f64,
+    out: &mut SuperTrendSeries,
+) -> Result<()> {
+    let st = SuperTrend::new(period, multiplier)?;
+    check_bars(high, low, close)?;
+    fit(&mut out.value, close.len());
+    fit(&mut out.direction, close.len());
+    supertrend_fill(
+        high,
+        low,
+        close,
+        st,
+        &mut out.value,
+        &mut out.direction,
+        None,
+    );
+    Ok(())
+}
+
 /// Batch SuperTrend on validated input, from a fresh [`SuperTrend`].
 pub(crate) fn supertrend_unchecked(
     high: &[f64],
     low: &[f64],
     close: &[f64],
-    mut st: SuperTrend,
+    st: SuperTrend,
 ) -> SuperTrendSeries {
     let len = close.len();
-    let (mut value, mut direction) = (missing(len), missing(len));
+    let (mut value, mut direction) = (zeroed(len), zeroed(len));
+    supertrend_fill(high, low, close, st, &mut value, &mut direction, None);
+    SuperTrendSeries { value, direction }
+}
+
+/// Batch SuperTrend kernel on validated input, from a fresh [`SuperTrend`]: writes every row of
+/// both columns (each `close.len()` long) exactly once, and of `atr` too when given (the ATR
+/// behind the bands, NaN during its warm-up: the same column as [`super::atr()`], which
+/// [`super::standard_features`] takes from here instead of a second pass). The warm-up (through
+/// the first output) runs the streaming struct; after it the ATR and band state live in
+/// registers and every row runs the same step functions as [`SuperTrend::update`], with no
+/// Option in the loop.
+pub(crate) fn supertrend_fill(
+    high: &[f64],
+    low: &[f64],
+    close: &[f64],
+    mut st: SuperTrend,
+    value: &mut [f64],
+    direction: &mut [f64],
+    mut atr_out: Option<&mut [f64]>,
+) {
+    let len = close.len();
+    debug_assert!(high.len() == len && low.len() == len);
+    debug_assert!(value.len() == len && direction.len() == len);
+    debug_assert!(atr_out.as_ref().is_none_or(|a| a.len() == len));
+    let warm = (st.warm_up() + 1).min(len).min(value.len());
+    let (v_warm, v_rest) = value.split_at_mut(warm);
+    let (d_warm, d_rest) = direction.split_at_mut(warm);
     let bars = high.iter().zip(low).zip(close);
-    for (((h, l), c), (ov, od)) in bars.zip(value.iter_mut().zip(&mut direction)) {
-        if let Some(o) = st.push(*h, *l, *c) {
-            *ov = o.value;
-            *od = f64::from(o.direction);
+    for (i, (((h, l), c), (ov, od))) in bars.zip(v_warm.iter_mut().zip(d_warm)).enumerate() {
+        (*ov, *od) = match st.push(*h, *l, *c) {
+            Some(o) => (o.value, f64::from(o.direction)),
+            None => (f64::NAN, f64::NAN),
+        };
+        if let Some(a) = atr_out.as_deref_mut() {
+            a[i] = st.atr().unwrap_or(f64::NAN);
         }
     }
-    SuperTrendSeries { value, direction }
+    if v_rest.is_empty() {
+        return;
+    }
+    let (decay, weight, mut atr, _) = st.atr.state();
+    let multiplier = st.multiplier;
+    let (mut upper, mut lower, mut dir) = (st.upper, st.lower, st.direction);
+    let mut step = |h: f64, l: f64, c: f64, pc: f64| {
+        atr = atr_step(atr, true_range(h, l, pc), decay, weight);
+        let basic = basic_bands(h, l, atr, multiplier);
+        (upper, lower, dir) = ratchet(c, basic, (upper, lower), dir);
+        (if dir > 0 { lower } else { upper }, f64::from(dir), atr)
+    };
+    let bars = high[warm..]
+        .iter()
+        .zip(&low[warm..])
+        .zip(close[warm..].iter().zip(&close[warm - 1..]));
+    let outs = v_rest.iter_mut().zip(d_rest);
+    match atr_out {
+        Some(a) => {
+            for ((((h, l), (c, pc)), (ov, od)), oa) in bars.zip(outs).zip(&mut a[warm..]) {
+                (*ov, *od, *oa) = step(*h, *l, *c, *pc);
+            }
+        }
+        None => {
+            for (((h, l), (c, pc)), (ov, od)) in bars.zip(outs) {
+                (*ov, *od, _) = step(*h, *l, *c, *pc);
+            }
+        }
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::indicators::common::bits;
     use proptest::prelude::*;
 
     #[test]
@@ -216,8 +347,25 @@ mod tests {
 
     proptest! {
         #[test]
+        fn into_equals_allocating_on_a_dirty_buffer(
+            bars in prop::collection::vec((1.0f64..1e4, 0.0f64..100.0, -0.5f64..1.5), 0..150),
+            n in 1usize..15, m in 0.0f64..5.0, junk in -1e9f64..1e9, dirty_len in 0usize..300
+        ) {
+            let high: Vec<f64> = bars.iter().map(|b| b.0 + b.1).collect();
+            let low: Vec<f64> = bars.iter().map(|b| b.0).collect();
+            let close: Vec<f64> = bars.iter().map(|b| b.0 + b.1 * b.2).collect();
+            let want = supertrend(&high, &low, &close, n, m).unwrap();
+            let mut out = SuperTrendSeries { value: vec![junk; dirty_len], direction: Vec::new() };
+            for _ in 0..2 {
+                supertrend_into(&high, &low, &close, n, m, &mut out).unwrap();
+                prop_assert_eq!(bits(&out.value), bits(&want.value));
+                prop_assert_eq!(bits(&out.direction), bits(&want.direction));
+            }
+        }
+
+        #[test]
         fn streaming_equals_batch(
-            bars in prop::collection::vec((1.0f64..1e4, 0.0f64..100.0, 0.0f64..1.0), 0..150),
+            bars in prop::collection::vec((1.0f64..1e4, 0.0f64..100.0, -0.5f64..1.5), 0..150),
             n in 1usize..15, m in 0.0f64..5.0
         ) {
             let high: Vec<f64> = bars.iter().map(|b| b.0 + b.1).collect();
