@@ -2,13 +2,19 @@
 
 use crate::{Error, Result};
 
-/// Rejects a period of 0 (every indicator needs at least one value per window).
+/// Longest period an indicator accepts. Windows are buffered (Bollinger keeps `period`
+/// values) and warm-up indices are sums of periods, so an absurd period must be refused
+/// before it overflows an index or exhausts memory; no market series needs more.
+pub const MAX_PERIOD: usize = 1 << 24;
+
+/// Rejects a period of 0 (every indicator needs at least one value per window) or above
+/// [`MAX_PERIOD`].
 pub(crate) fn check_period(name: &'static str, period: usize) -> Result<()> {
-    if period == 0 {
+    if period == 0 || period > MAX_PERIOD {
         return Err(Error::InvalidParameter {
             name,
-            value: "0".into(),
-            reason: "period must be at least 1".into(),
+            value: period.to_string(),
+            reason: format!("period must be between 1 and {MAX_PERIOD}"),
         });
     }
     Ok(())
@@ -136,4 +142,23 @@ pub(crate) fn fit(v: &mut Vec<f64>, len: usize) {
 #[cfg(test)]
 pub(crate) fn bits(xs: &[f64]) -> Vec<u64> {
     xs.iter().map(|x| x.to_bits()).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::{Bollinger, atr, bollinger, macd, rsi, supertrend};
+    use super::*;
+
+    #[test]
+    fn absurd_periods_are_errors_not_panics() {
+        let xs = [1.0, 2.0, 3.0];
+        assert!(check_period("p", MAX_PERIOD).is_ok());
+        assert!(rsi(&xs, usize::MAX).is_err());
+        assert!(macd(&xs, 1, usize::MAX, usize::MAX).is_err());
+        assert!(macd(&xs, 1, 2, usize::MAX).is_err());
+        assert!(bollinger(&xs, usize::MAX, 2.0).is_err());
+        assert!(Bollinger::new(1 << 40, 2.0).is_err());
+        assert!(atr(&xs, &xs, &xs, usize::MAX).is_err());
+        assert!(supertrend(&xs, &xs, &xs, usize::MAX, 3.0).is_err());
+    }
 }

@@ -26,6 +26,7 @@
 mod atr;
 mod bollinger;
 mod common;
+pub use common::MAX_PERIOD;
 mod ema;
 mod features;
 mod macd;
