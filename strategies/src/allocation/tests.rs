@@ -28,7 +28,15 @@ fn scale(mu: &DVector<f64>, sigma: &DMatrix<f64>, gamma: f64) -> f64 {
 /// KKT of `max w'μ − (γ/2)w'Σw, 1'w = 1, w ≥ 0`: `μ − γΣw − ν1 + s = 0`, `s ≥ 0`, `s∘w = 0`.
 fn assert_cara_kkt(mu: &DVector<f64>, sigma: &DMatrix<f64>, gamma: f64, w: &DVector<f64>) {
     let tol = 1e-10 * scale(mu, sigma, gamma);
-    assert!((w.sum() - 1.0).abs() < 1e-12, "budget: sum = {}", w.sum());
+    // Σw = 1 to rounding: a float sum of long-short weights carries error of order ‖w‖₁·ε, so
+    // the budget is checked relative to the weights' scale (with tiny ρ on a near-singular Σ,
+    // ‖w‖₁ reaches 1e5 and no algorithm can do better than ~1e-11 absolute).
+    let l1 = w.abs().sum();
+    assert!(
+        (w.sum() - 1.0).abs() < 1e-12 * l1.max(1.0),
+        "budget: sum = {}, l1 = {l1}",
+        w.sum()
+    );
     assert!(w.iter().all(|&x| x >= 0.0), "negative weight in {w}");
     let r = mu - sigma * w * gamma;
     let free: Vec<usize> = (0..w.len()).filter(|&i| w[i] > 0.0).collect();
@@ -64,7 +72,15 @@ fn assert_sparse_kkt(
             .max(lambda * mu.amax())
             .max(2.0 * sigma.amax())
             .max(rho);
-    assert!((w.sum() - 1.0).abs() < 1e-12, "budget: sum = {}", w.sum());
+    // Σw = 1 to rounding: a float sum of long-short weights carries error of order ‖w‖₁·ε, so
+    // the budget is checked relative to the weights' scale (with tiny ρ on a near-singular Σ,
+    // ‖w‖₁ reaches 1e5 and no algorithm can do better than ~1e-11 absolute).
+    let l1 = w.abs().sum();
+    assert!(
+        (w.sum() - 1.0).abs() < 1e-12 * l1.max(1.0),
+        "budget: sum = {}, l1 = {l1}",
+        w.sum()
+    );
     let g = sigma * w * 2.0 - mu * lambda;
     let nz: Vec<usize> = (0..w.len()).filter(|&i| w[i] != 0.0).collect();
     let nu = nz.iter().map(|&i| g[i] + rho * w[i].signum()).sum::<f64>() / nz.len() as f64;
