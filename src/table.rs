@@ -908,3 +908,78 @@ mod tests {
         );
     }
 }
+
+/// Real-data tests of the model library fed through this module's readers: the `strategies`
+/// crate is IO-free, so its models meet real Parquet files here.
+#[cfg(test)]
+mod real_data_tests {
+    use super::*;
+    use strategies::bars::{TimeBarBuilder, TimeBarConfig, Trade};
+
+    fn data_dir() -> Option<PathBuf> {
+        let dir = std::env::var_os("HERMES_DATA_DIR").map_or_else(
+            || PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/data")),
+            PathBuf::from,
+        );
+        if dir.is_dir() {
+            return Some(dir);
+        }
+        let msg = format!(
+            "data directory {} is missing (set HERMES_DATA_DIR)",
+            dir.display()
+        );
+        assert!(std::env::var_os("CI").is_none(), "{msg}");
+        eprintln!("SKIPPED: {msg}");
+        None
+    }
+
+    /// 2,001 real Binance BTCUSDT spot trades (2021-01-08, ms timestamps, Parquet written by
+    /// NautilusTrader) into 1-second bars: every trade lands in exactly one bar, and each bar
+    /// equals a direct group-by of the trades of its second.
+    #[test]
+    fn time_bars_from_real_binance_trades_match_a_direct_group_by() {
+        let Some(dir) = data_dir() else { return };
+        let t = read_table(&dir.join("nautilus_trader/binance/btcusdt-trades.parquet")).unwrap();
+        let (ts, price, qty) = (
+            t.times("timestamp").unwrap(),
+            t.f64s("price").unwrap(),
+            t.f64s("quantity").unwrap(),
+        );
+        assert_eq!(ts.len(), 2001);
+        let second = 1_000_000_000;
+        let mut builder = TimeBarBuilder::new(TimeBarConfig::new(second)).unwrap();
+        let mut bars = Vec::new();
+        for ((&ts_ns, &price), &qty) in ts.iter().zip(&price).zip(&qty) {
+            builder
+                .push(Trade { ts_ns, price, qty }, &mut bars)
+                .unwrap();
+        }
+        bars.extend(builder.flush());
+        assert_eq!(builder.late_trades(), 0, "the file is in time order");
+        assert_eq!(bars.iter().map(|b| b.trade_count()).sum::<u64>(), 2001);
+        assert!(
+            bars.windows(2).all(|w| w[0].end_ns() <= w[1].start_ns()),
+            "sorted, disjoint"
+        );
+        for bar in &bars {
+            let idx: Vec<usize> = (0..ts.len())
+                .filter(|&i| ts[i].div_euclid(second) * second == bar.start_ns())
+                .collect();
+            assert_eq!(bar.trade_count() as usize, idx.len());
+            assert_eq!(bar.open(), price[idx[0]]);
+            assert_eq!(bar.close(), price[*idx.last().unwrap()]);
+            let hi = idx.iter().map(|&i| price[i]).fold(f64::MIN, f64::max);
+            let lo = idx.iter().map(|&i| price[i]).fold(f64::MAX, f64::min);
+            assert_eq!((bar.high(), bar.low()), (hi, lo));
+            let vol: f64 = idx.iter().map(|&i| qty[i]).sum();
+            let notional: f64 = idx.iter().map(|&i| price[i] * qty[i]).sum();
+            assert!((bar.volume() - vol).abs() <= 1e-12 * vol.max(1.0));
+            assert!((bar.vwap() - notional / vol).abs() <= 1e-9 * bar.vwap());
+        }
+        assert!(
+            bars.len() >= 40,
+            "46 seconds of trading, got {} bars",
+            bars.len()
+        );
+    }
+}
