@@ -13,6 +13,11 @@ mod error;
 mod table;
 mod timeparse;
 
+/// The workspace-wide rule for finding the real market files in tests.
+#[cfg(test)]
+#[path = "../tests/common/data.rs"]
+mod test_data;
+
 use std::process::ExitCode;
 
 use clap::Parser;

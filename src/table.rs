@@ -914,24 +914,8 @@ mod tests {
 #[cfg(test)]
 mod real_data_tests {
     use super::*;
+    use crate::test_data::data_dir;
     use strategies::bars::{TimeBarBuilder, TimeBarConfig, Trade};
-
-    fn data_dir() -> Option<PathBuf> {
-        let dir = std::env::var_os("HERMES_DATA_DIR").map_or_else(
-            || PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/data")),
-            PathBuf::from,
-        );
-        if dir.is_dir() {
-            return Some(dir);
-        }
-        let msg = format!(
-            "data directory {} is missing (set HERMES_DATA_DIR)",
-            dir.display()
-        );
-        assert!(std::env::var_os("CI").is_none(), "{msg}");
-        eprintln!("SKIPPED: {msg}");
-        None
-    }
 
     /// 2,001 real Binance BTCUSDT spot trades (2021-01-08, ms timestamps, Parquet written by
     /// NautilusTrader) into 1-second bars: every trade lands in exactly one bar, and each bar

@@ -1,31 +1,12 @@
 //! Test-only access to the real market files in `../shared/data` (see its `PROVENANCE.md`).
 //!
-//! The directory comes from `HERMES_DATA_DIR`, defaulting to `../shared/data` beside the
-//! workspace. When it is missing, tests fail loudly under CI (`CI` set) and are skipped
-//! loudly elsewhere. Reading files here is test code only: the library itself stays IO-free.
+//! The directory comes from the workspace-wide rule in `tests/common/data.rs`
+//! (`HERMES_DATA_DIR`, defaulting to `shared/data` beside the workspace; loud failure under CI).
+//! Reading files here is test code only: the library itself stays IO-free.
 
-use std::path::PathBuf;
-
-/// The shared data directory, or `None` (with a loud message) when it is absent outside CI.
-///
-/// # Panics
-/// Under CI (`CI` set) when the directory is missing: real-data tests must not vanish silently.
-pub(crate) fn data_dir() -> Option<PathBuf> {
-    let dir = std::env::var_os("HERMES_DATA_DIR").map_or_else(
-        || PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/data")),
-        PathBuf::from,
-    );
-    if dir.is_dir() {
-        return Some(dir);
-    }
-    let msg = format!(
-        "real-data test data directory {} is missing (set HERMES_DATA_DIR)",
-        dir.display()
-    );
-    assert!(std::env::var_os("CI").is_none(), "{msg}");
-    eprintln!("SKIPPED: {msg}");
-    None
-}
+#[path = "../../tests/common/data.rs"]
+mod data;
+pub(crate) use data::data_dir;
 
 /// One Binance kline row (the first six of its 12 columns).
 #[derive(Debug, Clone, Copy, PartialEq)]

@@ -1,7 +1,10 @@
 //! Helpers shared by the binary's integration tests: run `hermes`, find the real data files.
 #![allow(dead_code)]
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
+
+mod data;
+pub use data::data_dir;
 use std::process::{Command, Output};
 
 /// Runs the real `hermes` binary with `args`.
@@ -37,25 +40,6 @@ pub fn hermes_err(args: &[&str], code: i32) -> String {
         "want exactly one error line, got: {stderr}"
     );
     stderr
-}
-
-/// The shared real-data directory (`HERMES_DATA_DIR`, default `../shared/data`), or `None`
-/// with a loud message outside CI. Under CI a missing directory fails the test.
-pub fn data_dir() -> Option<PathBuf> {
-    let dir = std::env::var_os("HERMES_DATA_DIR").map_or_else(
-        || PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/data")),
-        PathBuf::from,
-    );
-    if dir.is_dir() {
-        return Some(dir);
-    }
-    let msg = format!(
-        "data directory {} is missing (set HERMES_DATA_DIR)",
-        dir.display()
-    );
-    assert!(std::env::var_os("CI").is_none(), "{msg}");
-    eprintln!("SKIPPED: {msg}");
-    None
 }
 
 /// Reads a CSV written by hermes into (header, rows).
