@@ -1,6 +1,6 @@
 //! Forward filtering (online and batch), likelihood and forward-backward smoothing.
 
-use super::kernel::{self, BackwardScratch, Kernel};
+use super::kernel::{self, BackwardScratch, ForwardLog, Kernel, LogRows};
 use super::model::GaussianHmm;
 use super::{check_obs, most_likely};
 use crate::{Error, Result};
@@ -15,8 +15,12 @@ use crate::{Error, Result};
 pub struct OnlineFilter {
     kern: Kernel,
     probs: Vec<f64>,
+    /// The next distribution, swapped with `probs` after each update.
+    next: Vec<f64>,
     pred: Vec<f64>,
     emis: Vec<f64>,
+    /// Log-space state for the rare steps the scaled form cannot hold.
+    log: ForwardLog,
     loglik: f64,
     steps: u64,
 }
@@ -31,8 +35,10 @@ impl OnlineFilter {
         OnlineFilter {
             probs: kern.initial.clone(),
             kern,
+            next: vec![0.0; k],
             pred: vec![0.0; k],
             emis: vec![0.0; k],
+            log: ForwardLog::new(k),
             loglik: 0.0,
             steps: 0,
         }
@@ -41,6 +47,7 @@ impl OnlineFilter {
     /// Back to t = 0.
     pub fn reset(&mut self) {
         self.probs.copy_from_slice(&self.kern.initial);
+        self.log.reset();
         self.loglik = 0.0;
         self.steps = 0;
     }
@@ -54,17 +61,21 @@ impl OnlineFilter {
     pub fn update(&mut self, r: f64) -> &[f64] {
         let first = self.steps == 0;
         self.steps += 1;
-        if first {
-            self.pred.copy_from_slice(&self.kern.initial);
-        } else {
-            self.kern.predict(&self.probs, &mut self.pred);
-        }
         if r.is_finite() {
-            self.loglik += self
-                .kern
-                .update(&self.pred, r, &mut self.probs, &mut self.emis);
-        } else {
-            self.probs.copy_from_slice(&self.pred);
+            let prev = (!first).then_some(&self.probs[..]);
+            self.loglik += self.kern.filter_step(
+                prev,
+                r,
+                &mut self.pred,
+                &mut self.next,
+                &mut self.emis,
+                &mut self.log,
+            );
+            std::mem::swap(&mut self.probs, &mut self.next);
+        } else if !first {
+            self.kern
+                .predict_only(&self.probs, &mut self.next, &mut self.log);
+            std::mem::swap(&mut self.probs, &mut self.next);
         }
         &self.probs
     }
@@ -208,8 +219,17 @@ impl GaussianHmm {
         let mut alpha = vec![0.0; obs.len() * k];
         let mut emis = vec![0.0; obs.len() * k];
         let mut pred = vec![0.0; k];
-        kernel::forward(&kern, obs, &mut alpha, &mut emis, &mut pred);
-        kernel::backward(&kern, &mut alpha, &emis, &mut BackwardScratch::new(k), None);
+        let mut log_rows = LogRows::default();
+        kernel::forward(&kern, obs, &mut alpha, &mut emis, &mut pred, &mut log_rows);
+        kernel::backward(
+            &kern,
+            obs,
+            &mut alpha,
+            &emis,
+            &log_rows,
+            &mut BackwardScratch::new(k),
+            None,
+        );
         Ok(alpha)
     }
 }

@@ -34,7 +34,7 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::check_obs;
-use super::kernel::{self, Accum, BackwardScratch, Kernel};
+use super::kernel::{self, Accum, BackwardScratch, Kernel, LogRows};
 use super::model::GaussianHmm;
 use crate::{Error, Result};
 
@@ -190,7 +190,8 @@ impl Params {
 /// One Baum-Welch run over borrowed observations, with all buffers allocated once.
 ///
 /// [`BaumWelch::step`] is one EM iteration (scaled forward-backward E-step, closed-form M-step
-/// with the variance floor); it allocates nothing. Useful on its own for warm-started refits
+/// with the variance floor); it allocates nothing (beyond a buffer for the rare
+/// log-space rows of the forward pass, kept across iterations). Useful on its own for warm-started refits
 /// from a previous model.
 #[derive(Debug, Clone)]
 pub struct BaumWelch<'a> {
@@ -202,6 +203,7 @@ pub struct BaumWelch<'a> {
     alpha: Vec<f64>,
     emis: Vec<f64>,
     pred: Vec<f64>,
+    log_rows: LogRows,
     scratch: BackwardScratch,
     xi: Vec<f64>,
     new_trans: Vec<f64>,
@@ -250,6 +252,7 @@ impl<'a> BaumWelch<'a> {
             alpha: vec![0.0; n * k],
             emis: vec![0.0; n * k],
             pred: vec![0.0; k],
+            log_rows: LogRows::default(),
             scratch: BackwardScratch::new(k),
             xi: vec![0.0; k * k],
             new_trans: vec![0.0; k * k],
@@ -274,17 +277,19 @@ impl<'a> BaumWelch<'a> {
             &mut self.alpha,
             &mut self.emis,
             &mut self.pred,
+            &mut self.log_rows,
         );
         if !ll.is_finite() {
             return Err(numerical(format!("log-likelihood is {ll}")));
         }
         kernel::backward(
             &self.kern,
+            self.obs,
             &mut self.alpha,
             &self.emis,
+            &self.log_rows,
             &mut self.scratch,
             Some(Accum {
-                obs: self.obs,
                 xi: &mut self.xi,
                 s0: &mut self.s0,
                 s1: &mut self.s1,
@@ -365,6 +370,7 @@ impl<'a> BaumWelch<'a> {
             &mut self.alpha,
             &mut self.emis,
             &mut self.pred,
+            &mut self.log_rows,
         )
     }
 

@@ -24,10 +24,16 @@
 //!   `½(r−μ)²/σ²` clamped at `1e300` so that any finite `r` gives a finite log density.
 //! * The forward filter is *scaled*: each step subtracts the largest log density before
 //!   exponentiating, so the best-fitting state always has relative density 1 and an extreme
-//!   outlier cannot make every density underflow to 0. If the normaliser still underflows (the
-//!   chain's prediction puts no mass where the data are), the step is redone fully in log space.
-//! * The backward pass normalises β and the posterior explicitly at every step, so smoothing and
-//!   Baum-Welch never divide by an underflowed scale factor.
+//!   outlier cannot make every density underflow to 0. A scaled step is used only while it is
+//!   exact to rounding (every unnormalised entry ≥ 2⁻⁹⁰⁰ or a structural zero); otherwise — a
+//!   relative density or a filtered probability below f64 range that later data could make
+//!   decisive — the step is done in log space and the filter carries `ln α` until the
+//!   distribution fits the scaled form again. Ordinary data never leave the scaled path.
+//! * The backward pass normalises the posterior explicitly at every step, so smoothing and
+//!   Baum-Welch never divide by an underflowed scale factor, and likewise runs scaled only while
+//!   that is exact: when an entry of `A·(b ⊙ β)` or the normaliser drops below 2⁻⁹⁰⁰ it redoes the
+//!   step from the log densities (and the forward pass's log-space rows) and stays in log space
+//!   while β spans more than f64 can hold (e.g. an absorbing state ruled out by a later outlier).
 //! * Viterbi runs in log space.
 //!
 //! # Regime naming

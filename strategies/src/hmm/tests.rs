@@ -554,3 +554,161 @@ fn warm_started_baum_welch_is_monotone() {
     assert!(BaumWelch::new(&start, &[], 1e-10).is_err());
     assert!(BaumWelch::new(&start, &obs, f64::NAN).is_err());
 }
+
+/// The persisted `scaled_equals_log_space` regression, by hand. s1 is absorbing and
+/// r₃ = −0.80 is e¹³³¹ times likelier under s0 than under s1 (their σ ≈ 0.6 %), so no path in
+/// s1 at t ≤ 3 survives: P(s0 at t | r) = 1 for t ≤ 3, although the *filtered* P(s0) at t = 2
+/// is only ≈ 2e-228 (r₁ = 0.60 alone favours s1 by e³³⁴). The scaled backward pass used to
+/// underflow there (z₂ ≈ 4e-313, since s1's relative density at t = 3 is stored as 0) and
+/// restart β at 1, returning the filtered values instead.
+fn absorbing_outlier_case() -> (GaussianHmm, Vec<f64>) {
+    let m = GaussianHmm::new(
+        vec![
+            StateParams::new("s0", -0.040_322_478_926_897_32, 0.006_295_365_586_604_745_5),
+            StateParams::new("s1", 0.0, 0.006_098_856_111_729_707),
+        ],
+        vec![
+            vec![0.550_370_244_901_777_7, 0.449_629_755_098_222_34],
+            vec![0.0, 1.0],
+        ],
+        vec![0.5, 0.5],
+    )
+    .unwrap();
+    let obs = vec![
+        0.081_350_330_556_526_13,
+        0.601_257_373_866_779_8,
+        0.074_377_648_163_925_32,
+        -0.803_738_684_665_984_3,
+        0.044_131_644_382_691_41,
+        -0.066_008_474_416_014_61,
+        0.890_357_349_391_828_2,
+        -0.091_845_603_658_355_91,
+        -0.077_691_473_235_115_88,
+    ];
+    (m, obs)
+}
+
+#[test]
+fn absorbing_state_outlier_smooths_and_fits() {
+    let (m, obs) = absorbing_outlier_case();
+    let n = obs.len();
+    let f = m.filter(&obs).unwrap();
+    let s = m.smooth(&obs).unwrap();
+    assert!(f.at(2)[0] < 1e-200, "filtered {:?}", f.at(2));
+    for t in 0..=3 {
+        assert!(
+            (s[2 * t] - 1.0).abs() < 1e-12,
+            "smoothed P(s0 at {t}) = {}",
+            s[2 * t]
+        );
+    }
+    // Against the naive log-space forward-backward at every step.
+    let (la, lbeta) = (naive_log_alpha(&m, &obs), naive_log_beta(&m, &obs));
+    for t in 0..n {
+        let zs = lse(&[la[t][0] + lbeta[t][0], la[t][1] + lbeta[t][1]]);
+        for j in 0..2 {
+            let want = (la[t][j] + lbeta[t][j] - zs).exp();
+            assert!(
+                (s[2 * t + j] - want).abs() < 1e-12,
+                "t={t} j={j}: {} vs {want}",
+                s[2 * t + j]
+            );
+        }
+        assert!(
+            is_distribution(&s[2 * t..2 * t + 2]),
+            "{:?}",
+            &s[2 * t..2 * t + 2]
+        );
+    }
+    assert_eq!(&s[2 * (n - 1)..], f.at(n - 1));
+
+    // The Baum-Welch E-step shares the backward pass: its posteriors (the new initial
+    // distribution is γ₀) and log-likelihood must agree too.
+    let mut bw = BaumWelch::new(&m, &obs, 1e-10).unwrap();
+    let ll = bw.step().unwrap();
+    let ll_ref = lse(la.last().unwrap());
+    assert!(
+        (ll - ll_ref).abs() < 1e-9 * ll_ref.abs(),
+        "{ll} vs {ll_ref}"
+    );
+    let fitted = bw.model().unwrap();
+    assert!(is_distribution(fitted.initial()), "{:?}", fitted.initial());
+    assert!(
+        (fitted.initial()[0] - 1.0).abs() < 1e-12,
+        "γ₀ = {:?}",
+        fitted.initial()
+    );
+    assert_eq!(fitted.transition_row(1), &[0.0, 1.0], "s1 stays absorbing");
+    for i in 0..2 {
+        assert!(is_distribution(fitted.transition_row(i)));
+        let st = &fitted.states()[i];
+        assert!(
+            st.mean.is_finite() && st.std.is_finite() && st.std > 0.0,
+            "{st:?}"
+        );
+    }
+    // Further iterations stay finite and monotone.
+    let mut prev = ll;
+    for _ in 0..5 {
+        let l = bw.step().unwrap();
+        assert!(l.is_finite() && l >= prev - 1e-8 * l.abs(), "{prev} -> {l}");
+        prev = l;
+    }
+}
+
+/// The forward filter's counterpart: with both states absorbing, r₀ = 0.60 and r₁ = 0.074 put
+/// filtered P(s0) at e⁻⁸⁴³ (below the smallest f64), and r₂ = −0.80 then favours s0 by e¹⁸⁵⁴.
+/// The scaled filter stored P(s0) as 0 and could never recover it (P(s0 at 2) = 0 instead of 1,
+/// log-likelihood off by 1011); it now carries ln α through such steps.
+#[test]
+fn filter_recovers_a_state_below_f64_range() {
+    let m = GaussianHmm::new(
+        vec![
+            StateParams::new("s0", -0.040_322_478_926_897_32, 0.006_295_365_586_604_745_5),
+            StateParams::new("s1", 0.023_848_947_222_028_613, 0.006_098_856_111_729_707),
+        ],
+        vec![vec![1.0, 0.0], vec![0.0, 1.0]],
+        vec![0.5, 0.5],
+    )
+    .unwrap();
+    let obs = [
+        0.601_257_373_866_779_8,
+        0.074_377_648_163_925_32,
+        -0.803_738_684_665_984_3,
+    ];
+    let f = m.filter(&obs).unwrap();
+    assert_eq!(f.at(1), &[0.0, 1.0]);
+    assert_eq!(f.at(2), &[1.0, 0.0]);
+    let la = naive_log_alpha(&m, &obs);
+    for (t, row) in la.iter().enumerate() {
+        let z = lse(row);
+        assert!(
+            (f.loglik_running[t] - z).abs() < 1e-9 * z.abs(),
+            "t={t}: {} vs {z}",
+            f.loglik_running[t]
+        );
+    }
+    // Streaming agrees bit for bit, also through a missing value in log space.
+    let mut online = OnlineFilter::new(&m);
+    for (t, &r) in obs.iter().enumerate() {
+        assert_eq!(online.update(r), f.at(t));
+        assert_eq!(
+            online.log_likelihood().to_bits(),
+            f.loglik_running[t].to_bits()
+        );
+    }
+    let mut gap = OnlineFilter::new(&m);
+    gap.update(obs[0]);
+    gap.update(obs[1]);
+    gap.update(f64::NAN);
+    assert_eq!(gap.update(obs[2]), &[1.0, 0.0]);
+    // Smoothing: s0 throughout.
+    let s = m.smooth(&obs).unwrap();
+    for t in 0..3 {
+        assert!(
+            (s[2 * t] - 1.0).abs() < 1e-12,
+            "t={t}: {:?}",
+            &s[2 * t..2 * t + 2]
+        );
+    }
+}
