@@ -26,6 +26,20 @@ impl Hessian for ScaledCovariance<'_> {
     }
 }
 
+/// The inputs both mean-variance solvers take: a valid covariance, a matching finite `μ` and
+/// a finite `γ > 0`.
+fn check_mean_variance_inputs(mu: &DVector<f64>, sigma: &DMatrix<f64>, gamma: f64) -> Result<()> {
+    validate_covariance(sigma, "sigma")?;
+    check_mu(mu, sigma)?;
+    check_param(
+        "gamma",
+        gamma,
+        |g| g > 0.0,
+        "risk aversion must be finite and > 0",
+    )?;
+    Ok(())
+}
+
 /// The exact long-only CARA / mean-variance portfolio:
 ///
 /// `maximise w'μ − (γ/2) w'Σw   subject to   Σᵢwᵢ = 1,  w ≥ 0`.
@@ -45,14 +59,7 @@ impl Hessian for ScaledCovariance<'_> {
 /// - [`Error::InvalidParameter`] unless `γ` is finite and `> 0`;
 /// - [`Error::NoConvergence`] if the active-set iteration cap is reached (not expected).
 pub fn cara(mu: &DVector<f64>, sigma: &DMatrix<f64>, gamma: f64) -> Result<Allocation> {
-    validate_covariance(sigma, "sigma")?;
-    check_mu(mu, sigma)?;
-    check_param(
-        "gamma",
-        gamma,
-        |g| g > 0.0,
-        "risk aversion must be finite and > 0",
-    )?;
+    check_mean_variance_inputs(mu, sigma, gamma)?;
     let n = mu.len();
     // Best single asset: minimises (γ/2)Σₖₖ − μₖ.
     let start = (0..n)
@@ -98,14 +105,7 @@ pub struct ClosedForm {
 /// - [`Error::Numerical`] when `Σᵢrawᵢ ≈ 0` (below `1e-12·‖raw‖₁`): the rescaling divides by
 ///   zero.
 pub fn closed_form(mu: &DVector<f64>, sigma: &DMatrix<f64>, gamma: f64) -> Result<ClosedForm> {
-    validate_covariance(sigma, "sigma")?;
-    check_mu(mu, sigma)?;
-    check_param(
-        "gamma",
-        gamma,
-        |g| g > 0.0,
-        "risk aversion must be finite and > 0",
-    )?;
+    check_mean_variance_inputs(mu, sigma, gamma)?;
     let n = mu.len();
     let singular = |detail: String| Error::NotPositiveDefinite {
         what: "sigma",
