@@ -46,7 +46,6 @@ fn from_files(mu_path: &Path, cov_path: &Path) -> Result<Inputs> {
         .iter()
         .map(|s| s.trim().to_string())
         .collect();
-    check_unique(cov_path, "column", &col_names)?;
     check_unique(cov_path, "row", &row_names)?;
     let n = assets.len();
     if row_names.len() != n || col_names.len() != n {
@@ -126,7 +125,6 @@ fn from_series(path: &Path, kind: SeriesKind, shrinkage: Shrinkage) -> Result<In
             path.display()
         )));
     }
-    check_unique(path, "asset column", &assets)?;
     let series: Vec<Vec<f64>> = assets.iter().map(|a| t.f64s(a)).collect::<Result<_>>()?;
     let prices = match kind {
         SeriesKind::Prices => true,

@@ -3,21 +3,14 @@
 use anyhow::Result;
 use strategies::indicators::{StandardFeatures, standard_features};
 
-use super::{model_err, warn_if_unordered};
+use super::{model_err, required_times};
 use crate::cli::FeaturesArgs;
 use crate::error::BadInput;
 use crate::table::{Column, Table, read_table, write_table};
 
 /// The bar columns, each present and numeric; prices strictly positive, volume not negative.
 fn check_bars(table: &Table) -> Result<[Vec<f64>; 3]> {
-    let time = table.time_column_name().ok_or_else(|| {
-        BadInput::new(format!(
-            "{}: missing column \"time\" (columns: {})",
-            table.source.display(),
-            table.names.join(",")
-        ))
-    })?;
-    table.times(&time)?;
+    required_times(table)?;
     let mut prices = Vec::with_capacity(4);
     for col in ["open", "high", "low", "close", "volume"] {
         let v = table.f64s(col)?;
@@ -69,7 +62,6 @@ fn check_finite_after_warm_up(
 pub fn run(args: &FeaturesArgs) -> Result<()> {
     let mut table = read_table(&args.input)?;
     let [high, low, close] = check_bars(&table)?;
-    warn_if_unordered(&table)?;
     let features = standard_features(&high, &low, &close).map_err(|e| model_err(&args.input, e))?;
     let columns = StandardFeatures::COLUMNS
         .iter()

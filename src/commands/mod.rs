@@ -42,20 +42,36 @@ fn count_unordered(times: &[i64]) -> usize {
     times.windows(2).filter(|w| w[1] <= w[0]).count()
 }
 
-/// Warns on stderr when a file's time column is not strictly increasing.
-fn warn_if_unordered(table: &Table) -> Result<()> {
-    if let Some(name) = table.time_column_name() {
-        let times = table.times(&name)?;
-        let n = count_unordered(&times);
-        if n > 0 {
-            eprintln!(
-                "hermes: warning: {}: {n} row(s) are not later than the row before; rows are \
-                 used in file order",
-                table.source.display()
-            );
-        }
+/// The file's time column parsed to UTC nanoseconds (`None` when it has none), with a warning
+/// on stderr when it is not strictly increasing.
+///
+/// # Errors
+/// An unparseable timestamp, naming file, column and row.
+fn checked_times(table: &Table) -> Result<Option<Vec<i64>>> {
+    let Some(name) = table.time_column_name() else {
+        return Ok(None);
+    };
+    let times = table.times(&name)?;
+    let n = count_unordered(&times);
+    if n > 0 {
+        eprintln!(
+            "hermes: warning: {}: {n} row(s) are not later than the row before; rows are \
+             used in file order",
+            table.source.display()
+        );
     }
-    Ok(())
+    Ok(Some(times))
+}
+
+/// Like [`checked_times`], for files that must have a time column.
+fn required_times(table: &Table) -> Result<Vec<i64>> {
+    checked_times(table)?.ok_or_else(|| {
+        BadInput::new(format!(
+            "{}: missing column \"time\" (columns: {})",
+            table.source.display(),
+            table.names.join(",")
+        ))
+    })
 }
 
 /// Writes `text` and a newline to stdout. A closed stdout (`| head`) surfaces as a broken-pipe

@@ -3,7 +3,7 @@
 use anyhow::{Context, Result};
 use strategies::hmm::{FitConfig, GaussianHmm, fit as fit_hmm, log_returns};
 
-use super::{emit, flag_err, model_err, parse_json, warn_if_unordered};
+use super::{checked_times, emit, flag_err, model_err, parse_json};
 use crate::cli::{ObservationArgs, RegimeFitArgs, RegimeLabelArgs};
 use crate::table::{Column, Table, read_table, write_atomically, write_table};
 
@@ -20,11 +20,7 @@ struct Observations {
 /// which has no return).
 fn observations(args: &ObservationArgs) -> Result<Observations> {
     let table: Table = read_table(&args.input)?;
-    warn_if_unordered(&table)?;
-    let times = table
-        .time_column_name()
-        .map(|n| table.times(&n))
-        .transpose()?;
+    let times = checked_times(&table)?;
     if let Some(col) = &args.column {
         return Ok(Observations {
             name: col.clone(),
@@ -116,24 +112,16 @@ pub fn label(args: &RegimeLabelArgs) -> Result<()> {
         "viterbi",
         text(path.iter().map(|&s| names[s].to_string()).collect()),
     );
-    let argmax = |t: usize| {
-        let row = &filtered.probs[t * k..(t + 1) * k];
-        (0..k).fold(0, |best, j| if row[j] > row[best] { j } else { best })
-    };
-    let chosen: Vec<usize> = (0..t_len).map(argmax).collect();
+    // The filtered argmax (ties to the lower index) and its probability, as the live
+    // RegimeDetector will report them.
+    let chosen = filtered.most_likely();
     out.push(
         "regime",
-        text(chosen.iter().map(|&s| names[s].to_string()).collect()),
+        text(chosen.iter().map(|&(s, _)| names[s].to_string()).collect()),
     );
     out.push(
         "confidence",
-        Column::Float(
-            chosen
-                .iter()
-                .enumerate()
-                .map(|(t, &s)| Some(filtered.probs[t * k + s]))
-                .collect(),
-        ),
+        Column::Float(chosen.iter().map(|&(_, p)| Some(p)).collect()),
     );
     out.push(
         "loglik",
