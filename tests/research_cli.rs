@@ -744,6 +744,20 @@ fn metrics_match_hand_checked_values() {
         EXIT_DATA,
     );
     assert!(err.contains("e.csv"), "{err}");
+    // With a trade list given too, a bad equity value still names the equity file.
+    let err = hermes_err(
+        &[
+            "metrics",
+            "--equity",
+            s(&eq),
+            "--trades",
+            s(&tr),
+            "--periods-per-year",
+            "252",
+        ],
+        EXIT_DATA,
+    );
+    assert!(err.contains("e.csv") && !err.contains("t.csv"), "{err}");
 }
 
 #[test]

@@ -1,9 +1,9 @@
 //! `hermes metrics`: performance metrics of an equity curve and a trade list, as JSON.
 
 use anyhow::Result;
-use strategies::metrics::{ClosedTrade, performance};
+use strategies::metrics::{ClosedTrade, bar_returns, performance};
 
-use super::{model_err, warn_if_unordered};
+use super::{model_err, required_times};
 use crate::cli::MetricsArgs;
 use crate::error::BadInput;
 use crate::table::read_table;
@@ -24,15 +24,11 @@ pub fn run(args: &MetricsArgs) -> Result<()> {
         )));
     }
     let table = read_table(&args.equity)?;
-    let time_col = table.time_column_name().ok_or_else(|| {
-        BadInput::new(format!(
-            "{}: missing column \"time\"",
-            args.equity.display()
-        ))
-    })?;
-    table.times(&time_col)?;
-    warn_if_unordered(&table)?;
+    required_times(&table)?;
     let equity = table.f64s("equity")?;
+    // Validate the curve on its own first, so its errors name the equity file; whatever
+    // `performance` rejects after this comes from the trades.
+    bar_returns(&equity, args.initial_equity).map_err(|e| model_err(&args.equity, e))?;
     let trades = match &args.trades {
         None => Vec::new(),
         Some(path) => {
