@@ -9,16 +9,13 @@ use crate::error::BadInput;
 use crate::table::{Column, Table, read_table, write_table};
 
 /// The bar columns, each present and numeric; prices strictly positive, volume not negative.
+/// Returns the columns the features read: high, low, close.
 fn check_bars(table: &Table) -> Result<[Vec<f64>; 3]> {
     required_times(table)?;
-    let mut prices = Vec::with_capacity(4);
-    for col in ["open", "high", "low", "close", "volume"] {
+    let column = |col: &str, positive: bool| -> Result<Vec<f64>> {
         let v = table.f64s(col)?;
-        let positive = col != "volume";
-        if let Some(r) = v
-            .iter()
-            .position(|&x| if positive { x <= 0.0 } else { x < 0.0 })
-        {
+        let bad = |x: f64| if positive { x <= 0.0 } else { x < 0.0 };
+        if let Some(r) = v.iter().position(|&x| bad(x)) {
             return Err(BadInput::new(format!(
                 "{}: column {col:?}, row {}: {} {} is not {}",
                 table.source.display(),
@@ -28,13 +25,13 @@ fn check_bars(table: &Table) -> Result<[Vec<f64>; 3]> {
                 if positive { "positive" } else { "zero or more" }
             )));
         }
-        if positive {
-            prices.push(v);
-        }
-    }
-    let close = prices.pop().unwrap_or_default();
-    let low = prices.pop().unwrap_or_default();
-    let high = prices.pop().unwrap_or_default();
+        Ok(v)
+    };
+    column("open", true)?;
+    let high = column("high", true)?;
+    let low = column("low", true)?;
+    let close = column("close", true)?;
+    column("volume", false)?;
     Ok([high, low, close])
 }
 
