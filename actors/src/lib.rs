@@ -4,9 +4,19 @@
 //! and one module per actor. It must not do IO itself: market data, venues and sinks come in
 //! through port traits that the `hermes` binary wires to real adapters.
 //!
-//! Issue 2 starts this crate with its one seam every actor needs first: the [`clock`]. The
-//! pipeline itself arrives with issue 3.
+//! Every actor owns its state and reacts to one message at a time through synchronous methods
+//! (`on_bar`, `on_signal`, …) that push outputs into caller-owned buffers, so it can be unit
+//! tested and benchmarked without a runtime. [`pipeline::Pipeline`] composes them in the order
+//! of the architecture; the hosts drive a pipeline.
 
 pub mod clock;
+pub mod exact;
+pub mod lifecycle;
+pub mod messages;
+pub mod recorder;
 
 pub use clock::{Clock, ManualClock, UnixNanos};
+pub use exact::{InstrumentFilters, Price, Qty};
+pub use lifecycle::Lifecycle;
+pub use messages::*;
+pub use recorder::{MemorySink, NullSink, Recorder, Sink, SinkError};
