@@ -39,6 +39,13 @@ pub enum Command {
     /// win_rate, trades, avg_holding (in seconds), var_95 and cvar_95 (positive losses).
     /// A value that is undefined for the input (no trades, no dispersion) is null.
     Metrics(MetricsArgs),
+    /// Replay history through the actor pipeline (the same actors that trade) and write
+    /// trades.csv, equity.csv, decisions.csv, report.json, equity.png/.svg and report.html.
+    ///
+    /// Settings come from `--config` (default `config/backtest.toml` when it exists), then
+    /// `HERMES__SECTION__KEY` environment variables, then these flags. With no data flags the
+    /// embedded demo market is generated into the local lake and replayed.
+    Backtest(BacktestArgs),
     /// The research pipeline end to end on generated data: features, regime fit and labels,
     /// Chiarella forecast, allocation and metrics, written to an output folder.
     Demo(DemoArgs),
@@ -291,4 +298,94 @@ pub struct DemoArgs {
     /// Number of hourly bars to generate.
     #[arg(long, default_value_t = 20_000)]
     pub bars: usize,
+}
+
+/// `hermes backtest`.
+#[derive(Debug, Args)]
+pub struct BacktestArgs {
+    /// Configuration file (TOML). Default: config/backtest.toml if present, else built-in
+    /// defaults.
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// One bar file (.csv, .csv.gz, .parquet; headerless Binance klines work) for a one-symbol
+    /// run, instead of the lake.
+    #[arg(long)]
+    pub data: Option<PathBuf>,
+    /// Lake root: a directory or s3://bucket/prefix (S3 settings from HERMES_S3_ENDPOINT,
+    /// AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_REGION).
+    #[arg(long)]
+    pub lake: Option<String>,
+    /// Symbols to replay from the lake, comma-separated.
+    #[arg(long, value_delimiter = ',')]
+    pub symbols: Option<Vec<String>>,
+    /// First day or instant (inclusive).
+    #[arg(long)]
+    pub start: Option<String>,
+    /// End instant (exclusive).
+    #[arg(long)]
+    pub end: Option<String>,
+    /// Bar interval (1m, 1h, …). For a file, default: its most common bar spacing.
+    #[arg(long)]
+    pub interval: Option<String>,
+    /// Strategy.
+    #[arg(long, value_enum)]
+    pub strategy: Option<StrategyArg>,
+    /// Fill convention: `close` fills at the signal bar's close, `next-open` at the next
+    /// bar's open.
+    #[arg(long, value_enum)]
+    pub fill: Option<FillArg>,
+    /// Fee per side, a fraction of notional (taker and maker).
+    #[arg(long, allow_negative_numbers = true)]
+    pub fees: Option<f64>,
+    /// Starting cash.
+    #[arg(long, allow_negative_numbers = true)]
+    pub cash: Option<f64>,
+    /// Position sizing.
+    #[arg(long, value_enum)]
+    pub sizing: Option<SizingArg>,
+    /// Bars per year for annualised metrics (default: from the interval).
+    #[arg(long, allow_negative_numbers = true)]
+    pub periods_per_year: Option<f64>,
+    /// Master seed.
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Days of lake partitions per read chunk (results do not depend on it).
+    #[arg(long)]
+    pub chunk_days: Option<u32>,
+    /// Output folder.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Skip the PNG/SVG chart and the HTML report.
+    #[arg(long)]
+    pub no_charts: bool,
+}
+
+/// `--strategy`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum StrategyArg {
+    /// EMA12/26 up-cross with 45 ≤ RSI14 ≤ 55 and SuperTrend bullish; exit on SuperTrend
+    /// bearish, 2 % stop-loss, 6 % take-profit.
+    SmartMomentum,
+    /// EMA12/26 cross.
+    EmaCross,
+    /// Regime → strategy → Chiarella simulator → allocator, over several symbols.
+    Adaptive,
+}
+
+/// `--fill`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum FillArg {
+    /// At the signal bar's close.
+    Close,
+    /// At the next bar's open.
+    NextOpen,
+}
+
+/// `--sizing`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SizingArg {
+    /// All cash on each entry.
+    AllIn,
+    /// `portfolio.fraction` of equity on each entry.
+    Fractional,
 }

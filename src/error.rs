@@ -8,6 +8,7 @@
 //! | 2 | usage error (bad flags), from clap |
 //! | 65 | bad input data or parameters (sysexits `EX_DATAERR`): fix the input, do not retry |
 //! | 66 | an input file cannot be opened (sysexits `EX_NOINPUT`) |
+//! | 78 | invalid configuration (sysexits `EX_CONFIG`): systemd must not restart-loop on it |
 
 use std::fmt;
 use std::process::ExitCode;
@@ -54,6 +55,27 @@ impl fmt::Display for NoInput {
 
 impl std::error::Error for NoInput {}
 
+/// Marks an error as invalid configuration (a config file, `HERMES__` variable or flag value).
+#[derive(Debug)]
+pub struct ConfigError(pub String);
+
+impl ConfigError {
+    /// A configuration error with this message, as an `anyhow::Error`.
+    #[must_use]
+    #[allow(clippy::new_ret_no_self)]
+    pub fn new(msg: impl Into<String>) -> anyhow::Error {
+        anyhow::Error::new(ConfigError(msg.into()))
+    }
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
 /// Opens an input file, or fails with a [`NoInput`] error naming it (a directory included).
 ///
 /// # Errors
@@ -82,11 +104,16 @@ pub fn is_broken_pipe(err: &anyhow::Error) -> bool {
 pub const EXIT_DATA: u8 = 65;
 /// Exit code for an input file that cannot be opened.
 pub const EXIT_NO_INPUT: u8 = 66;
+/// Exit code for invalid configuration.
+pub const EXIT_CONFIG: u8 = 78;
 
 /// The exit code for an error, from what caused it.
 #[must_use]
 pub fn exit_code(err: &anyhow::Error) -> ExitCode {
     for cause in err.chain() {
+        if cause.is::<ConfigError>() {
+            return ExitCode::from(EXIT_CONFIG);
+        }
         if cause.is::<BadInput>() || cause.is::<strategies::Error>() {
             return ExitCode::from(EXIT_DATA);
         }

@@ -7,9 +7,12 @@
 //! Exit codes are documented in [`error`]: 0 success, 1 runtime failure, 2 usage error,
 //! 65 bad input data or parameters, 66 input file cannot be opened.
 
+mod backtest;
 mod cli;
 mod commands;
 mod error;
+mod progress;
+mod report;
 mod table;
 mod timeparse;
 

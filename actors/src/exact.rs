@@ -110,7 +110,7 @@ fn write_decimal(f: &mut fmt::Formatter<'_>, units: i64) -> fmt::Result {
         return write!(f, "{sign}{whole}");
     }
     let mut digits = 8;
-    while frac % 10 == 0 {
+    while frac.is_multiple_of(10) {
         frac /= 10;
         digits -= 1;
     }
@@ -166,7 +166,11 @@ impl InstrumentFilters {
         let u = p.units();
         let down = u.div_euclid(tick) * tick;
         let rem = u - down;
-        Ok(Price::from_units(if rem * 2 >= tick { down + tick } else { down }))
+        Ok(Price::from_units(if rem * 2 >= tick {
+            down + tick
+        } else {
+            down
+        }))
     }
 
     /// `qty` rounded DOWN to the step (an order never exceeds what was sized).

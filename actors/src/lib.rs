@@ -9,11 +9,21 @@
 //! tested and benchmarked without a runtime. [`pipeline::Pipeline`] composes them in the order
 //! of the architecture; the hosts drive a pipeline.
 
+pub mod allocator;
+pub mod bar_builder;
 pub mod clock;
 pub mod exact;
+pub mod executor;
 pub mod lifecycle;
 pub mod messages;
+pub mod pipeline;
+pub mod portfolio;
 pub mod recorder;
+pub mod regime_detector;
+mod ring;
+pub mod risk;
+pub mod simulator;
+pub mod strategy_selector;
 
 pub use clock::{Clock, ManualClock, UnixNanos};
 pub use exact::{InstrumentFilters, Price, Qty};

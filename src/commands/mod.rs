@@ -28,6 +28,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Allocate(a) => allocate::run(&a),
         Command::Metrics(a) => metrics::run(&a),
         Command::Demo(a) => demo::run(&a),
+        Command::Backtest(a) => crate::backtest::run(&a),
     }
 }
 

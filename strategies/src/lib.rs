@@ -14,6 +14,7 @@
 //! | [`chiarella`] | Chiarella agent-based Monte-Carlo simulator and its calibration |
 //! | [`allocation`] | covariance estimation, CARA / closed form, risk parity, sparse L1 |
 //! | [`metrics`] | performance metrics from an equity curve and a trade list |
+//! | [`signals`] | long-only entry/exit signal generators: Smart Momentum, EMA cross, z-score, breakout |
 //!
 //! Errors are one crate-wide [`Error`] enum with named fields; see [`Error::is_recoverable`].
 
@@ -24,6 +25,7 @@ pub mod error;
 pub mod hmm;
 pub mod indicators;
 pub mod metrics;
+pub mod signals;
 
 pub use error::{Error, Result};
 

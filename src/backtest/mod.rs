@@ -1,0 +1,533 @@
+//! `hermes backtest`: replays history through the actor pipeline — the same actors that trade
+//! live — under the deterministic replay host, and writes the output folder.
+//!
+//! Owns the wiring of a backtest run: configuration layering, choosing the data source (one file,
+//! the local lake, the S3 lake, or the generated demo market), driving the pipeline in event
+//! time, and writing `report.json`, the CSVs, the chart and the HTML report. The trading logic is
+//! the actors'; file formats are [`sink`]'s.
+
+pub mod config;
+mod data;
+mod isotime;
+mod sink;
+
+use std::path::{Path, PathBuf};
+
+use actors::pipeline::{Pipeline, PipelineConfig};
+use actors::{InstrumentFilters, Recorder};
+use anyhow::{Context, Result};
+use replay::BarRecord;
+use serde_json::{Value, json};
+
+use crate::cli::{BacktestArgs, FillArg, SizingArg, StrategyArg};
+use crate::error::{BadInput, ConfigError};
+use config::{BacktestConfig, Sizing};
+use sink::OutputSink;
+
+/// First bar of the embedded demo market: 2024-01-01T00:00:00Z.
+const DEMO_START_NS: i64 = 1_704_067_200_000_000_000;
+/// Days in the embedded demo market.
+const DEMO_DAYS: usize = 60;
+
+/// Applies the command-line flags over the loaded configuration.
+fn apply_flags(c: &mut BacktestConfig, a: &BacktestArgs) {
+    if let Some(p) = &a.data {
+        c.data.file = Some(p.clone());
+    }
+    if let Some(r) = &a.lake {
+        c.data.root = r.clone();
+        c.data.generate = "none".into();
+    }
+    if let Some(s) = &a.symbols {
+        c.data.symbols = s.clone();
+    }
+    if let Some(s) = &a.start {
+        c.data.start = s.clone();
+    }
+    if let Some(s) = &a.end {
+        c.data.end = s.clone();
+    }
+    if let Some(s) = &a.interval {
+        c.data.interval = s.clone();
+    }
+    if let Some(n) = a.chunk_days {
+        c.data.chunk_days = n;
+    }
+    if let Some(s) = a.strategy {
+        use actors::strategy_selector::StrategyPolicy as P;
+        c.strategy.kind = match s {
+            StrategyArg::SmartMomentum => P::SmartMomentum,
+            StrategyArg::EmaCross => P::EmaCross,
+            StrategyArg::Adaptive => P::Adaptive,
+        };
+    }
+    if let Some(f) = a.fill {
+        c.execution.fill = match f {
+            FillArg::Close => actors::executor::FillConvention::Close,
+            FillArg::NextOpen => actors::executor::FillConvention::NextOpen,
+        };
+    }
+    if let Some(f) = a.fees {
+        c.execution.taker_fee = f;
+        c.execution.maker_fee = f;
+    }
+    if let Some(v) = a.cash {
+        c.portfolio.cash = v;
+    }
+    if let Some(s) = a.sizing {
+        c.portfolio.sizing = match s {
+            SizingArg::AllIn => Sizing::AllIn,
+            SizingArg::Fractional => Sizing::Fractional,
+        };
+    }
+    if let Some(p) = a.periods_per_year {
+        c.report.periods_per_year = p;
+    }
+    if let Some(s) = a.seed {
+        c.run.seed = s;
+    }
+    if let Some(o) = &a.out {
+        c.run.out = o.clone();
+    }
+    if a.no_charts {
+        c.report.charts = false;
+    }
+}
+
+/// Parses a `data.start`/`data.end` value (empty = unbounded).
+fn bound(key: &str, v: &str) -> Result<Option<i64>> {
+    if v.trim().is_empty() {
+        return Ok(None);
+    }
+    crate::timeparse::parse_timestamp(v.trim())
+        .map(Some)
+        .map_err(|e| ConfigError::new(format!("{key} = {v:?}: {e}")))
+}
+
+/// Runs `hermes backtest`.
+///
+/// # Errors
+/// Configuration errors (exit 78), bad input data (65), missing files (66), IO failures (1).
+pub fn run(args: &BacktestArgs) -> Result<()> {
+    let default_path = PathBuf::from("config/backtest.toml");
+    let config_path = match &args.config {
+        Some(p) => Some(p.clone()),
+        None if default_path.is_file() => Some(default_path),
+        None => None,
+    };
+    let mut cfg = BacktestConfig::load(config_path.as_deref())?;
+    apply_flags(&mut cfg, args);
+    if cfg.data.file.is_some() && args.symbols.is_none() {
+        // A one-file run trades one symbol, named after the file.
+        let stem = cfg
+            .data
+            .file
+            .as_ref()
+            .and_then(|p| p.file_stem())
+            .map_or_else(
+                || "SYMBOL".to_string(),
+                |s| {
+                    s.to_string_lossy()
+                        .split(['-', '.'])
+                        .next()
+                        .unwrap_or("SYMBOL")
+                        .to_string()
+                },
+            );
+        cfg.data.symbols = vec![stem];
+    }
+    let file_interval = args.interval.is_none() && cfg.data.file.is_some();
+    if cfg.data.file.is_some() && cfg.data.symbols.len() != 1 {
+        return Err(ConfigError::new(
+            "a one-file backtest (--data / data.file) trades exactly one symbol",
+        ));
+    }
+    cfg.validate()?;
+    let start = bound("data.start", &cfg.data.start)?;
+    let end = bound("data.end", &cfg.data.end)?;
+
+    // Data: one file, or the lake (generating the demo market first if asked).
+    let mut quality = Value::Null;
+    let mut source = if let Some(file) = cfg.data.file.clone() {
+        let interval = if file_interval {
+            None
+        } else {
+            Some(config::interval_ns(&cfg.data.interval).map_err(ConfigError::new)?)
+        };
+        let (mut rows, q) = data::load_file(&file, &cfg.data.symbols[0], interval)?;
+        rows.retain(|r| {
+            start.is_none_or(|s| r.open_time_ns >= s) && end.is_none_or(|e| r.open_time_ns < e)
+        });
+        if rows.is_empty() {
+            return Err(BadInput::new(format!(
+                "{}: no bars in the requested range",
+                file.display()
+            )));
+        }
+        cfg.data.interval = interval_text(q.interval_ns);
+        quality = serde_json::to_value(&q)?;
+        Source::File(Some(rows))
+    } else {
+        let root = replay::LakeRoot::parse(&cfg.data.root)
+            .map_err(|e| ConfigError::new(format!("data.root: {e}")))?;
+        if cfg.data.generate == "demo"
+            && let replay::LakeRoot::Local(dir) = &root
+        {
+            let spec = data::DemoSpec {
+                symbols: cfg.data.symbols.clone(),
+                days: DEMO_DAYS,
+                seed: 20_240_101,
+                start_ns: DEMO_START_NS,
+            };
+            if data::ensure_demo_lake(dir, &spec)? {
+                eprintln!(
+                    "hermes: generated the demo market ({} symbols × {} days of 1m bars) in {}",
+                    spec.symbols.len(),
+                    spec.days,
+                    dir.display()
+                );
+            }
+        }
+        let store = replay::Store::open(&root)?;
+        let spec = replay::ReplaySpec {
+            root,
+            layer: layer(&cfg.data.layer)?,
+            provider: cfg.data.provider.clone(),
+            market: cfg.data.market.clone(),
+            category: cfg.data.category.clone(),
+            symbols: cfg.data.symbols.clone(),
+            interval: cfg.data.interval.clone(),
+            interval_ns: config::interval_ns(&cfg.data.interval).map_err(ConfigError::new)?,
+            start_ns: start,
+            end_ns: end,
+            chunk_days: cfg.data.chunk_days,
+            prefetch: true,
+        };
+        Source::Lake(Box::new(replay::BarReplay::open(&store, &spec)?))
+    };
+
+    let out_dir = cfg.run.out.clone();
+    let symbols = cfg.data.symbols.clone();
+    let sink = OutputSink::create(&out_dir, &symbols, cfg.portfolio.cash)?;
+    let pcfg = pipeline_config(&cfg);
+    let filters = vec![InstrumentFilters::NONE; symbols.len()];
+    let mut pipeline = Pipeline::new(pcfg, &filters, Recorder::new(sink))
+        .map_err(|e| ConfigError::new(e.to_string()))?;
+
+    let mut buf: Vec<BarRecord> = Vec::with_capacity(1 << 16);
+    let mut first = None;
+    let mut last = None;
+    let progress = crate::progress::Progress::new(0, "replaying");
+    while source.next(&mut buf)? {
+        drive(&mut pipeline, &buf, &symbols)?;
+        if let (Some(f), Some(l)) = (buf.first(), buf.last()) {
+            first.get_or_insert(f.open_time_ns);
+            last = Some(l.open_time_ns);
+        }
+        progress.inc(buf.len() as u64);
+    }
+    progress.finish();
+    let (mut sink, trips, stats) = pipeline.finish().context("finishing the pipeline")?;
+    sink.finish()?;
+    if let Source::Lake(rep) = &source {
+        let r = rep.report();
+        let t = &r.totals;
+        if t.gaps + t.missing_partitions + t.duplicates + t.unsorted_rows > 0 {
+            eprintln!(
+                "hermes: warning: data quality: {} gap(s) ({} missing bars), {} missing \
+                 partition(s), {} duplicate row(s), {} unsorted row(s); see report.json \
+                 data_quality",
+                t.gaps, t.missing_bars, t.missing_partitions, t.duplicates, t.unsorted_rows
+            );
+        }
+        quality = serde_json::to_value(r)?;
+    }
+    sink.attribute_trades(&trips);
+    let trades_csv = sink.trades_csv(&trips);
+    crate::table::write_atomically(&out_dir.join("trades.csv"), |w| {
+        std::io::Write::write_all(w, &trades_csv)?;
+        Ok(())
+    })?;
+    let report = report_json(&cfg, &sink, &trips, first, last, quality, &stats)?;
+    let text = serde_json::to_string_pretty(&report)?;
+    crate::table::write_atomically(&out_dir.join("report.json"), |w| {
+        std::io::Write::write_all(w, text.as_bytes())?;
+        Ok(())
+    })?;
+    if cfg.report.charts {
+        write_visuals(&out_dir, &cfg, &sink, &trips, &report)?;
+    }
+    eprintln!(
+        "hermes: backtest done: {} bars, {} trades, total return {:.4}, output in {}",
+        sink.counts.bars,
+        trips.len(),
+        report["metrics"]["total_return"]
+            .as_f64()
+            .unwrap_or(f64::NAN),
+        out_dir.display()
+    );
+    Ok(())
+}
+
+fn interval_text(ns: i64) -> String {
+    for (unit, size) in [
+        ("d", 86_400_000_000_000i64),
+        ("h", 3_600_000_000_000),
+        ("m", 60_000_000_000),
+        ("s", 1_000_000_000),
+    ] {
+        if ns % size == 0 {
+            return format!("{}{unit}", ns / size);
+        }
+    }
+    format!("{}s", ns / 1_000_000_000)
+}
+
+fn layer(s: &str) -> Result<replay::Layer> {
+    Ok(match s {
+        "bronze" => replay::Layer::Bronze,
+        "silver" => replay::Layer::Silver,
+        "gold" => replay::Layer::Gold,
+        "gold_test" => replay::Layer::GoldTest,
+        other => {
+            return Err(ConfigError::new(format!(
+                "data.layer = {other:?} is not a lake layer"
+            )));
+        }
+    })
+}
+
+/// Feeds one time-ordered chunk of bars to the pipeline, closing each bar time with an equity
+/// mark once every symbol's bar of that time was handled.
+fn drive<S: actors::Sink>(
+    pipeline: &mut Pipeline<S>,
+    bars: &[BarRecord],
+    symbols: &[String],
+) -> Result<()> {
+    for (i, r) in bars.iter().enumerate() {
+        let ohlcv = strategies::bars::Bar::new_checked(strategies::bars::BarParts {
+            start_ns: r.open_time_ns,
+            end_ns: r.close_time_ns + 1,
+            open: r.open,
+            high: r.high,
+            low: r.low,
+            close: r.close,
+            volume: r.volume,
+            quote_volume: r.quote_volume,
+            trade_count: r.trade_count,
+        })
+        .map_err(|e| {
+            BadInput::new(format!(
+                "bar of {} at {}: {e}",
+                symbols
+                    .get(usize::from(r.symbol))
+                    .map_or("?", String::as_str),
+                crate::timeparse::format_timestamp(r.open_time_ns)
+            ))
+        })?;
+        pipeline.on_kline(r.symbol, ohlcv, r.close_time_ns + 1)?;
+        let last_of_time = bars
+            .get(i + 1)
+            .is_none_or(|n| n.open_time_ns != r.open_time_ns);
+        if last_of_time {
+            pipeline.end_of_time(r.open_time_ns, r.close_time_ns + 1)?;
+        }
+    }
+    Ok(())
+}
+
+fn pipeline_config(cfg: &BacktestConfig) -> PipelineConfig {
+    PipelineConfig {
+        seed: cfg.run.seed,
+        n_symbols: cfg.data.symbols.len(),
+        interval: cfg.data.interval.clone(),
+        cash: cfg.portfolio.cash,
+        entry_fraction: if cfg.portfolio.sizing == Sizing::AllIn {
+            1.0
+        } else {
+            cfg.portfolio.fraction
+        },
+        selector: cfg.strategy.clone(),
+        regime: cfg.regime.clone(),
+        simulator: cfg.simulator.clone(),
+        allocator: {
+            // All-in sizing is the signal policy by definition (each entry buys with all
+            // cash); fractional sizing caps every weight at the fraction.
+            let mut a = cfg.allocator.clone();
+            match cfg.portfolio.sizing {
+                Sizing::AllIn => {
+                    a.policy = actors::allocator::AllocationPolicy::Signal;
+                    a.max_weight = 1.0;
+                }
+                Sizing::Fractional => a.max_weight = a.max_weight.min(cfg.portfolio.fraction),
+            }
+            a
+        },
+        risk: cfg.risk.clone(),
+        executor: actors::executor::ExecutorConfig {
+            fill: cfg.execution.fill,
+            maker_fee: cfg.execution.maker_fee,
+            taker_fee: cfg.execution.taker_fee,
+            slippage_bps: cfg.execution.slippage_bps,
+        },
+    }
+}
+
+fn report_json(
+    cfg: &BacktestConfig,
+    sink: &OutputSink,
+    trips: &[actors::portfolio::RoundTrip],
+    first: Option<i64>,
+    last: Option<i64>,
+    quality: Value,
+    stats: &actors::pipeline::PipelineStats,
+) -> Result<Value> {
+    use strategies::metrics::{ClosedTrade, performance};
+    let ppy = cfg.periods_per_year();
+    let closed: Vec<ClosedTrade> = trips
+        .iter()
+        .map(|t| ClosedTrade {
+            entry_ns: t.entry_time,
+            exit_ns: t.exit_time,
+            pnl: t.pnl,
+        })
+        .collect();
+    let metrics = if sink.equity_values.is_empty() {
+        Value::Null
+    } else {
+        serde_json::to_value(
+            performance(&sink.equity_values, Some(sink.initial_cash()), &closed, ppy)
+                .context("computing metrics")?,
+        )?
+    };
+    let total_bars: u64 = sink.per_regime.iter().map(|r| r.bars).sum();
+    let mut per_regime = serde_json::Map::new();
+    for (i, label) in actors::RegimeLabel::ALL.iter().enumerate() {
+        let r = &sink.per_regime[i];
+        let n = r.bars as f64;
+        let mean = if r.bars > 0 { r.sum / n } else { f64::NAN };
+        let var = if r.bars > 1 {
+            (r.sum_sq - n * mean * mean) / (n - 1.0)
+        } else {
+            f64::NAN
+        };
+        let sharpe = if var > 0.0 {
+            Some(mean / var.sqrt() * ppy.sqrt())
+        } else {
+            None
+        };
+        per_regime.insert(
+            label.as_str().into(),
+            json!({
+                "return": if r.bars > 0 { Some(r.log_growth.exp_m1()) } else { None },
+                "sharpe": sharpe,
+                "bars": r.bars,
+                "time_fraction": if total_bars > 0 { n / total_bars as f64 } else { 0.0 },
+                "trades": r.trades,
+            }),
+        );
+    }
+    let mut fmt = isotime::IsoFormatter::default();
+    Ok(json!({
+        "run": cfg.run.name,
+        "config_hash": cfg.hash(),
+        "seed": cfg.run.seed,
+        "strategy": cfg.strategy.kind,
+        "fill": cfg.execution.fill,
+        "fees": cfg.execution.taker_fee,
+        "initial_cash": cfg.portfolio.cash,
+        "periods_per_year": ppy,
+        "symbols": cfg.data.symbols,
+        "interval": cfg.data.interval,
+        "data_range": {
+            "first_bar": first.map(|t| fmt.format(t)),
+            "last_bar": last.map(|t| fmt.format(t)),
+            "bars": sink.counts.bars,
+        },
+        "metrics": metrics,
+        "per_regime": per_regime,
+        "data_quality": quality,
+        "pipeline": stats,
+        "counts": sink.counts,
+        "config": cfg,
+    }))
+}
+
+fn write_visuals(
+    dir: &Path,
+    cfg: &BacktestConfig,
+    sink: &OutputSink,
+    trips: &[actors::portfolio::RoundTrip],
+    report: &Value,
+) -> Result<()> {
+    use crate::report::{RegimeSpan, ReportInput, TradeRow, write_report};
+    let equity: Vec<(i64, f64)> = sink
+        .equity_times
+        .iter()
+        .copied()
+        .zip(sink.equity_values.iter().copied())
+        .collect();
+    let regimes: Vec<RegimeSpan> = sink
+        .spans
+        .iter()
+        .map(|s| RegimeSpan {
+            start_ns: s.start_ns,
+            end_ns: s.end_ns,
+            label: s.label.as_str().to_string(),
+        })
+        .collect();
+    let trades: Vec<TradeRow> = trips
+        .iter()
+        .map(|t| TradeRow {
+            symbol: cfg
+                .data
+                .symbols
+                .get(usize::from(t.symbol))
+                .cloned()
+                .unwrap_or_default(),
+            side: "long".into(),
+            entry_ns: t.entry_time,
+            entry_price: t.entry_price,
+            exit_ns: Some(t.exit_time),
+            exit_price: Some(t.exit_price),
+            size: t.size.to_f64(),
+            pnl: t.pnl,
+            exit_reason: t.exit_reason.as_str().to_string(),
+        })
+        .collect();
+    let input = ReportInput {
+        title: &cfg.run.name,
+        report_json: report,
+        equity: &equity,
+        regimes: &regimes,
+        trades: &trades,
+        decisions_preview: None,
+    };
+    write_report(dir, &input)?;
+    Ok(())
+}
+
+/// Where bars come from.
+enum Source {
+    /// One file, handed over as one chunk.
+    File(Option<Vec<BarRecord>>),
+    /// The lake, streamed in time order.
+    Lake(Box<replay::BarReplay>),
+}
+
+impl Source {
+    /// The next time-ordered chunk into `out`; false at the end.
+    fn next(&mut self, out: &mut Vec<BarRecord>) -> Result<bool> {
+        out.clear();
+        match self {
+            Source::File(rows) => match rows.take() {
+                Some(r) => {
+                    *out = r;
+                    Ok(true)
+                }
+                None => Ok(false),
+            },
+            Source::Lake(rep) => Ok(rep.next_chunk(out)?.is_some()),
+        }
+    }
+}
