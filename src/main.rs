@@ -9,6 +9,7 @@
 
 mod backtest;
 mod cli;
+mod clock;
 mod commands;
 mod error;
 mod progress;

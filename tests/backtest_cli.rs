@@ -139,7 +139,11 @@ fn parity_inputs(data: &Path, out: &Path) -> (PathBuf, PathBuf) {
     let mut text = String::from("open_time,open,high,low,close\n");
     for line in std::fs::read_to_string(data).unwrap().lines() {
         let f: Vec<&str> = line.split(',').collect();
-        text.push_str(&format!("{},{},{},{},{}\n", f[0], f[1], f[2], f[3], f[4]));
+        // ISO times, as hermes writes them, so both files go through one time parser.
+        let t = chrono::DateTime::from_timestamp_millis(f[0].parse().unwrap())
+            .unwrap()
+            .to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true);
+        text.push_str(&format!("{t},{},{},{},{}\n", f[1], f[2], f[3], f[4]));
     }
     std::fs::write(&bars, text).unwrap();
     let (h, rows) = read_csv(&out.join("decisions.csv"));

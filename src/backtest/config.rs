@@ -235,11 +235,9 @@ impl BacktestConfig {
                     path.display()
                 )));
             }
-            builder = builder.add_source(
-                config::File::from(path)
-                    .format(config::FileFormat::Toml)
-                    .required(true),
-            );
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| ConfigError::new(format!("config {}: {e}", path.display())))?;
+            builder = builder.add_source(config::File::from_str(&text, config::FileFormat::Toml));
         }
         builder = builder.add_source(
             config::Environment::with_prefix("HERMES")

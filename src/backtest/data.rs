@@ -78,6 +78,14 @@ pub fn load_file(
     } else {
         vec![0.0; times.len()]
     };
+    let optional = |names: &[&str]| -> Result<Option<Vec<f64>>> {
+        match names.iter().find(|n| table.find(n).is_some()) {
+            Some(n) => Ok(Some(table.f64s(n)?)),
+            None => Ok(None),
+        }
+    };
+    let quote_volume = optional(&["quote_volume", "quote_asset_volume"])?;
+    let count = optional(&["count", "trade_count", "trades", "number_of_trades"])?;
     let mut q = FileQuality {
         source: name.clone(),
         rows: times.len(),
@@ -104,9 +112,14 @@ pub fn load_file(
                 "{name}: row {row}: inconsistent bar (open {o}, high {h}, low {l}, close {c})"
             )));
         }
-        if !(v.is_finite() && v >= 0.0) {
+        let qv = quote_volume.as_ref().map_or(v * c, |x| x[i]);
+        // Without a trade-count column, a bar with volume counts as one trade.
+        let trades = count
+            .as_ref()
+            .map_or(u64::from(v > 0.0), |x| x[i].max(0.0) as u64);
+        if !(v.is_finite() && v >= 0.0 && qv.is_finite() && qv >= 0.0) {
             return Err(BadInput::new(format!(
-                "{name}: row {row}: volume = {v} is not a non-negative number"
+                "{name}: row {row}: volume = {v} / quote volume = {qv} is not a non-negative number"
             )));
         }
         if rows.last().is_some_and(|r| r.open_time_ns == times[i]) {
@@ -122,8 +135,8 @@ pub fn load_file(
             low: l,
             close: c,
             volume: v,
-            quote_volume: 0.0,
-            trade_count: 0,
+            quote_volume: qv,
+            trade_count: if v > 0.0 { trades.max(1) } else { trades },
         });
     }
     if rows.is_empty() {
@@ -197,16 +210,26 @@ pub fn demo_bars(symbols: usize, days: usize, seed: u64, start_ns: i64) -> Vec<V
         .map(|s| [60_000.0, 3_000.0, 150.0, 0.5][s % 4])
         .collect();
     let mut state = 1usize;
+    // The calm regime mean-reverts towards the log price it started at (an OU pull of KAPPA
+    // per minute), so mean reversion has something to find there.
+    const KAPPA: f64 = 0.01;
+    let mut anchor: Vec<f64> = price.iter().map(|p| p.ln()).collect();
     for t in 0..n {
         let u: f64 = rng.random();
         if u > STAY {
             state = (state + 1 + usize::from(rng.random::<f64>() < 0.5)) % 3;
+            anchor = price.iter().map(|p| p.ln()).collect();
         }
         let (mu, sigma, beta) = REGIMES[state];
         let market: f64 = StandardNormal.sample(&mut rng);
         for (s, series) in out.iter_mut().enumerate() {
             let own: f64 = StandardNormal.sample(&mut rng);
-            let r = mu + sigma * (beta * market + (1.0 - beta * beta).sqrt() * own);
+            let pull = if state == 1 {
+                -KAPPA * (price[s].ln() - anchor[s])
+            } else {
+                0.0
+            };
+            let r = mu + pull + sigma * (beta * market + (1.0 - beta * beta).sqrt() * own);
             let open = price[s];
             let close = open * r.exp();
             let wick: f64 = StandardNormal.sample(&mut rng);
@@ -284,6 +307,8 @@ pub fn ensure_demo_lake(root: &Path, spec: &DemoSpec) -> Result<bool> {
 /// What the demo market is (its manifest).
 #[derive(Debug, Clone, Serialize)]
 pub struct DemoSpec {
+    /// Generator version: bumped whenever [`demo_bars`] changes, so an old lake is rewritten.
+    pub generator: u32,
     /// Symbols.
     pub symbols: Vec<String>,
     /// Days of 1-minute bars.

@@ -109,6 +109,7 @@ fn bound(key: &str, v: &str) -> Result<Option<i64>> {
 /// # Errors
 /// Configuration errors (exit 78), bad input data (65), missing files (66), IO failures (1).
 pub fn run(args: &BacktestArgs) -> Result<()> {
+    let stopwatch = crate::clock::Stopwatch::start();
     let default_path = PathBuf::from("config/backtest.toml");
     let config_path = match &args.config {
         Some(p) => Some(p.clone()),
@@ -174,6 +175,7 @@ pub fn run(args: &BacktestArgs) -> Result<()> {
             && let replay::LakeRoot::Local(dir) = &root
         {
             let spec = data::DemoSpec {
+                generator: 2,
                 symbols: cfg.data.symbols.clone(),
                 days: DEMO_DAYS,
                 seed: 20_240_101,
@@ -248,7 +250,13 @@ pub fn run(args: &BacktestArgs) -> Result<()> {
         std::io::Write::write_all(w, &trades_csv)?;
         Ok(())
     })?;
-    let report = report_json(&cfg, &sink, &trips, first, last, quality, &stats)?;
+    let mut report = report_json(&cfg, &sink, &trips, first, last, quality, &stats)?;
+    let seconds = stopwatch.seconds();
+    report["resources"] = json!({
+        "wall_seconds": seconds,
+        "bars_per_second": sink.counts.bars as f64 / seconds.max(1e-9),
+        "peak_rss_bytes": crate::clock::peak_rss_bytes(),
+    });
     let text = serde_json::to_string_pretty(&report)?;
     crate::table::write_atomically(&out_dir.join("report.json"), |w| {
         std::io::Write::write_all(w, text.as_bytes())?;
