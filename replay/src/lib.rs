@@ -4,9 +4,30 @@
 //! `year/month/day`), its ETL and the replay source that streams it in event time. It must not
 //! depend on the actors crate except through a port trait.
 //!
-//! Issue 2 starts it with the layout itself, [`layout::PartitionPath`]; ingestion and the
-//! replay source arrive with issues 3 and 4.
+//! - [`layout`]: the partition path layout;
+//! - [`store`]: the lake root (local directory or `s3://bucket/prefix`) and a blocking object
+//!   store over it;
+//! - [`bars`], [`trades`]: the record types and their Parquet decoders and writers;
+//! - [`source`]: [`BarReplay`] and [`TradeReplay`], which stream partitions in time order,
+//!   chunk by chunk, and fill a [`ReplayReport`].
 
+pub mod bars;
+mod columns;
+pub mod error;
 pub mod layout;
+pub mod report;
+pub mod source;
+pub mod store;
+pub mod trades;
 
+pub use bars::{
+    BarRecord, DecodeStats, FileCompression, decode_bars, write_bars_parquet,
+    write_bars_parquet_with,
+};
+pub use columns::epoch_to_ns;
+pub use error::{ReplayError, Result};
 pub use layout::{Layer, LayoutError, PartitionPath};
+pub use report::{Counters, Gap, MissingPartition, ReplayReport, SymbolReport};
+pub use source::{BarReplay, ChunkInfo, LakeRecord, Replay, ReplaySpec, TradeReplay};
+pub use store::{LakeRoot, ObjectEntry, S3Options, Store};
+pub use trades::{TradeRecord, decode_trades, write_trades_parquet, write_trades_parquet_with};

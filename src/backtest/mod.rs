@@ -357,7 +357,17 @@ fn pipeline_config(cfg: &BacktestConfig) -> PipelineConfig {
         },
         selector: cfg.strategy.clone(),
         regime: cfg.regime.clone(),
-        simulator: cfg.simulator.clone(),
+        // Forecasts feed the optimising allocators only; under the signal policy (all-in,
+        // fixed strategies) the simulator would run for nothing.
+        simulator: {
+            let mut sim = cfg.simulator.clone();
+            if cfg.portfolio.sizing == Sizing::AllIn
+                || cfg.allocator.policy == actors::allocator::AllocationPolicy::Signal
+            {
+                sim.enabled = false;
+            }
+            sim
+        },
         allocator: {
             // All-in sizing is the signal policy by definition (each entry buys with all
             // cash); fractional sizing caps every weight at the fraction.

@@ -1,0 +1,562 @@
+//! Where the lake lives: [`LakeRoot`] (a local directory or `s3://bucket/prefix`) and
+//! [`Store`], a blocking facade over object_store's `LocalFileSystem` or `AmazonS3`.
+//!
+//! Callers are synchronous (the replay source, the ETL, tests), so the store owns a small
+//! tokio runtime (2 worker threads) and every method blocks the calling thread until its IO
+//! is done. That works from any thread, but called from an async task it stalls that
+//! task's executor thread: use a plain thread or `spawn_blocking` there.
+//! Owns object IO only; it knows nothing about Parquet or the partition layout.
+
+use std::fmt;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures::{StreamExt, TryStreamExt};
+use object_store::aws::AmazonS3Builder;
+use object_store::local::LocalFileSystem;
+use object_store::path::Path as ObjectPath;
+use object_store::{ObjectStore, ObjectStoreExt, RetryConfig};
+
+use crate::error::{ReplayError, Result};
+
+/// Concurrent GETs per [`Store::get_many`] call.
+const GET_CONCURRENCY: usize = 8;
+
+/// The root of a lake.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LakeRoot {
+    /// A local directory.
+    Local(PathBuf),
+    /// A bucket and key prefix (no leading or trailing `/`; empty for the bucket root).
+    S3 {
+        /// Bucket name.
+        bucket: String,
+        /// Key prefix inside the bucket.
+        prefix: String,
+    },
+}
+
+impl LakeRoot {
+    /// Parses `s3://bucket[/prefix]`, `file:///abs/dir`, or a plain local path.
+    ///
+    /// # Errors
+    /// [`ReplayError::BadRoot`] for an empty string, an unsupported URL scheme, an empty or
+    /// malformed bucket name, or a prefix with empty segments.
+    pub fn parse(root: &str) -> Result<Self> {
+        let bad = |reason: &str| ReplayError::BadRoot {
+            root: root.to_string(),
+            reason: reason.to_string(),
+        };
+        let s = root.trim();
+        if s.is_empty() {
+            return Err(bad("empty"));
+        }
+        if let Some(rest) = s.strip_prefix("s3://") {
+            let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+            let bucket_ok = (3..=63).contains(&bucket.len())
+                && bucket
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.');
+            if !bucket_ok {
+                return Err(bad(
+                    "bucket must be 3-63 characters of lowercase letters, digits, '-' and '.'",
+                ));
+            }
+            let prefix = prefix.trim_matches('/');
+            if prefix.split('/').any(str::is_empty) && !prefix.is_empty() {
+                return Err(bad("prefix has an empty path segment ('//')"));
+            }
+            return Ok(LakeRoot::S3 {
+                bucket: bucket.to_string(),
+                prefix: prefix.to_string(),
+            });
+        }
+        if let Some(path) = s.strip_prefix("file://") {
+            if !path.starts_with('/') {
+                return Err(bad("file:// URLs need an absolute path (file:///dir)"));
+            }
+            return Ok(LakeRoot::Local(PathBuf::from(path)));
+        }
+        if let Some((scheme, _)) = s.split_once("://") {
+            return Err(bad(&format!(
+                "unsupported scheme {scheme:?} (use a directory or s3://bucket/prefix)"
+            )));
+        }
+        Ok(LakeRoot::Local(PathBuf::from(s)))
+    }
+
+    /// The URL (or local path) of `rel`, a `/`-separated path relative to the root, for
+    /// messages and reports.
+    #[must_use]
+    pub fn url_of(&self, rel: &str) -> String {
+        let rel = rel.trim_start_matches('/');
+        match self {
+            LakeRoot::Local(dir) => {
+                if rel.is_empty() {
+                    dir.display().to_string()
+                } else {
+                    dir.join(rel).display().to_string()
+                }
+            }
+            LakeRoot::S3 { bucket, prefix } => {
+                let mut url = format!("s3://{bucket}");
+                for part in [prefix.as_str(), rel] {
+                    if !part.is_empty() {
+                        url.push('/');
+                        url.push_str(part);
+                    }
+                }
+                url
+            }
+        }
+    }
+}
+
+impl fmt::Display for LakeRoot {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.url_of(""))
+    }
+}
+
+/// How to reach an S3-compatible store (MinIO, SeaweedFS, AWS). `Debug` hides the secret.
+#[derive(Clone, PartialEq, Eq)]
+pub struct S3Options {
+    /// Endpoint URL such as `http://127.0.0.1:8333`; `None` for AWS's own endpoints.
+    pub endpoint: Option<String>,
+    /// Access key id; `None` leaves credentials to object_store's provider chain.
+    pub access_key_id: Option<String>,
+    /// Secret access key.
+    pub secret_access_key: Option<String>,
+    /// Session token, for temporary credentials.
+    pub session_token: Option<String>,
+    /// Region (`us-east-1` unless set).
+    pub region: String,
+}
+
+impl fmt::Debug for S3Options {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("S3Options")
+            .field("endpoint", &self.endpoint)
+            .field("access_key_id", &self.access_key_id)
+            .field(
+                "secret_access_key",
+                &self.secret_access_key.as_ref().map(|_| "<redacted>"),
+            )
+            .field(
+                "session_token",
+                &self.session_token.as_ref().map(|_| "<redacted>"),
+            )
+            .field("region", &self.region)
+            .finish()
+    }
+}
+
+impl Default for S3Options {
+    fn default() -> Self {
+        Self {
+            endpoint: None,
+            access_key_id: None,
+            secret_access_key: None,
+            session_token: None,
+            region: "us-east-1".to_string(),
+        }
+    }
+}
+
+impl S3Options {
+    /// Reads `HERMES_S3_ENDPOINT`, `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`,
+    /// `AWS_SESSION_TOKEN` and `AWS_REGION` (default `us-east-1`); empty values count as unset.
+    #[must_use]
+    pub fn from_env() -> Self {
+        let var = |k: &str| std::env::var(k).ok().filter(|v| !v.trim().is_empty());
+        Self {
+            endpoint: var("HERMES_S3_ENDPOINT"),
+            access_key_id: var("AWS_ACCESS_KEY_ID"),
+            secret_access_key: var("AWS_SECRET_ACCESS_KEY"),
+            session_token: var("AWS_SESSION_TOKEN"),
+            region: var("AWS_REGION").unwrap_or_else(|| "us-east-1".to_string()),
+        }
+    }
+}
+
+/// One object found by [`Store::list`].
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct ObjectEntry {
+    /// Path relative to the lake root, `/`-separated.
+    pub path: String,
+    /// Size in bytes.
+    pub size: u64,
+}
+
+struct StoreInner {
+    root: LakeRoot,
+    /// The root's key prefix inside the object store (empty for local stores, which are
+    /// rooted at the directory itself).
+    prefix: String,
+    store: Arc<dyn ObjectStore>,
+    runtime: Option<tokio::runtime::Runtime>,
+}
+
+impl Drop for StoreInner {
+    fn drop(&mut self) {
+        // A plain drop blocks on the runtime's threads, which panics inside an async context.
+        if let Some(rt) = self.runtime.take() {
+            rt.shutdown_background();
+        }
+    }
+}
+
+/// A lake's object store with blocking methods. Cloning is cheap and shares the runtime.
+#[derive(Clone)]
+pub struct Store {
+    inner: Arc<StoreInner>,
+}
+
+impl fmt::Debug for Store {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Store")
+            .field("root", &self.inner.root)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Store {
+    /// Opens an existing lake; S3 settings come from the environment ([`S3Options::from_env`]).
+    ///
+    /// # Errors
+    /// [`ReplayError::StoreSetup`] when a local root is not an existing directory or the S3
+    /// client or runtime cannot be built.
+    pub fn open(root: &LakeRoot) -> Result<Self> {
+        Self::open_with(root, &S3Options::from_env())
+    }
+
+    /// Opens a lake, creating a local root directory if it does not exist (for writers).
+    ///
+    /// # Errors
+    /// As [`Store::open`], plus a local directory that cannot be created.
+    pub fn create(root: &LakeRoot, s3: &S3Options) -> Result<Self> {
+        if let LakeRoot::Local(dir) = root {
+            std::fs::create_dir_all(dir).map_err(|e| ReplayError::StoreSetup {
+                url: root.to_string(),
+                reason: format!("cannot create directory: {e}"),
+            })?;
+        }
+        Self::open_with(root, s3)
+    }
+
+    /// Opens a lake with explicit S3 settings (ignored for local roots).
+    ///
+    /// # Errors
+    /// As [`Store::open`].
+    pub fn open_with(root: &LakeRoot, s3: &S3Options) -> Result<Self> {
+        let setup = |reason: String| ReplayError::StoreSetup {
+            url: root.to_string(),
+            reason,
+        };
+        let (store, prefix): (Arc<dyn ObjectStore>, String) = match root {
+            LakeRoot::Local(dir) => {
+                if !dir.is_dir() {
+                    return Err(setup("not an existing directory".into()));
+                }
+                let fs = LocalFileSystem::new_with_prefix(dir).map_err(|e| setup(e.to_string()))?;
+                (Arc::new(fs), String::new())
+            }
+            LakeRoot::S3 { bucket, prefix } => {
+                let retry = RetryConfig {
+                    max_retries: 3,
+                    retry_timeout: Duration::from_secs(30),
+                    ..RetryConfig::default()
+                };
+                let mut b = AmazonS3Builder::new()
+                    .with_bucket_name(bucket)
+                    .with_region(&s3.region)
+                    .with_virtual_hosted_style_request(false)
+                    .with_retry(retry);
+                if let Some(endpoint) = &s3.endpoint {
+                    b = b
+                        .with_endpoint(endpoint)
+                        .with_allow_http(endpoint.starts_with("http://"));
+                }
+                if let Some(k) = &s3.access_key_id {
+                    b = b.with_access_key_id(k);
+                }
+                if let Some(k) = &s3.secret_access_key {
+                    b = b.with_secret_access_key(k);
+                }
+                if let Some(t) = &s3.session_token {
+                    b = b.with_token(t);
+                }
+                let s3 = b.build().map_err(|e| setup(e.to_string()))?;
+                (Arc::new(s3), prefix.clone())
+            }
+        };
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .thread_name("lake-store")
+            .enable_all()
+            .build()
+            .map_err(|e| setup(format!("cannot start the IO runtime: {e}")))?;
+        Ok(Self {
+            inner: Arc::new(StoreInner {
+                root: root.clone(),
+                prefix,
+                store,
+                runtime: Some(runtime),
+            }),
+        })
+    }
+
+    /// The lake root.
+    #[must_use]
+    pub fn root(&self) -> &LakeRoot {
+        &self.inner.root
+    }
+
+    /// The URL of `rel` (relative to the root), for messages.
+    #[must_use]
+    pub fn url_of(&self, rel: &str) -> String {
+        self.inner.root.url_of(rel)
+    }
+
+    fn object_path(&self, rel: &str) -> Result<ObjectPath> {
+        let rel = rel.trim_matches('/');
+        let full = match (self.inner.prefix.as_str(), rel) {
+            (p, "") => p.to_string(),
+            ("", r) => r.to_string(),
+            (p, r) => format!("{p}/{r}"),
+        };
+        ObjectPath::parse(&full).map_err(|e| ReplayError::BadPath {
+            path: rel.to_string(),
+            reason: e.to_string(),
+        })
+    }
+
+    /// Runs `f` on the store's runtime and waits for it on a plain channel, so it works from
+    /// any thread (including one that is inside another tokio runtime, where
+    /// `Runtime::block_on` would panic).
+    fn block_on<F>(&self, f: F) -> Result<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        let stopped = || ReplayError::StoreSetup {
+            url: self.inner.root.to_string(),
+            reason: "the store's IO runtime has shut down".into(),
+        };
+        let rt = self.inner.runtime.as_ref().ok_or_else(stopped)?;
+        let (tx, rx) = std::sync::mpsc::sync_channel(1);
+        rt.spawn(async move {
+            let _ = tx.send(f.await);
+        });
+        rx.recv().map_err(|_| stopped())
+    }
+
+    /// Every object under `prefix` (relative to the root; whole path segments only, so
+    /// `a/b` does not match `a/bc`), recursively, sorted by path. A missing prefix lists empty.
+    ///
+    /// # Errors
+    /// [`ReplayError::BadPath`] for an invalid prefix, [`ReplayError::List`] when listing fails.
+    pub fn list(&self, prefix: &str) -> Result<Vec<ObjectEntry>> {
+        let path = self.object_path(prefix)?;
+        let store = Arc::clone(&self.inner.store);
+        let listed = self.block_on(async move {
+            let p = if path.as_ref().is_empty() {
+                None
+            } else {
+                Some(&path)
+            };
+            store.list(p).try_collect::<Vec<_>>().await
+        })?;
+        let listed = listed.map_err(|source| ReplayError::List {
+            url: self.url_of(prefix),
+            source,
+        })?;
+        let skip = if self.inner.prefix.is_empty() {
+            0
+        } else {
+            self.inner.prefix.len() + 1
+        };
+        let mut out: Vec<ObjectEntry> = listed
+            .into_iter()
+            .map(|m| ObjectEntry {
+                path: m.location.as_ref().get(skip..).unwrap_or("").to_string(),
+                size: m.size,
+            })
+            .collect();
+        out.sort();
+        Ok(out)
+    }
+
+    /// The bytes of one object.
+    ///
+    /// # Errors
+    /// [`ReplayError::BadPath`], or [`ReplayError::Get`] naming the URL.
+    pub fn get(&self, path: &str) -> Result<Bytes> {
+        let mut v = self.get_many(&[path])?;
+        Ok(v.pop().unwrap_or_default())
+    }
+
+    /// The bytes of several objects, fetched concurrently (up to 8 at once), in input order.
+    ///
+    /// # Errors
+    /// [`ReplayError::BadPath`], or [`ReplayError::Get`] naming the first URL that failed.
+    pub fn get_many<S: AsRef<str>>(&self, paths: &[S]) -> Result<Vec<Bytes>> {
+        let located = paths
+            .iter()
+            .map(|p| Ok((p.as_ref().to_string(), self.object_path(p.as_ref())?)))
+            .collect::<Result<Vec<_>>>()?;
+        let store = Arc::clone(&self.inner.store);
+        let root = self.inner.root.clone();
+        self.block_on(async move {
+            futures::stream::iter(located)
+                .map(|(rel, path)| {
+                    let store = Arc::clone(&store);
+                    let root = &root;
+                    async move {
+                        let got = match store.get(&path).await {
+                            Ok(r) => r.bytes().await,
+                            Err(e) => Err(e),
+                        };
+                        got.map_err(|source| ReplayError::Get {
+                            url: root.url_of(&rel),
+                            source,
+                        })
+                    }
+                })
+                .buffered(GET_CONCURRENCY)
+                .try_collect::<Vec<Bytes>>()
+                .await
+        })?
+    }
+
+    /// Writes one object (atomically: on local disk object_store writes a temporary file and
+    /// renames it; on S3 a single PUT is atomic), creating parent directories as needed.
+    ///
+    /// # Errors
+    /// [`ReplayError::BadPath`], or [`ReplayError::Put`] naming the URL.
+    pub fn put(&self, path: &str, bytes: Bytes) -> Result<()> {
+        let location = self.object_path(path)?;
+        let store = Arc::clone(&self.inner.store);
+        self.block_on(async move { store.put(&location, bytes.into()).await })?
+            .map(|_| ())
+            .map_err(|source| ReplayError::Put {
+                url: self.url_of(path),
+                source,
+            })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_roots() {
+        assert_eq!(
+            LakeRoot::parse("s3://lake/market/data/").unwrap(),
+            LakeRoot::S3 {
+                bucket: "lake".into(),
+                prefix: "market/data".into()
+            }
+        );
+        assert_eq!(
+            LakeRoot::parse("s3://lake").unwrap(),
+            LakeRoot::S3 {
+                bucket: "lake".into(),
+                prefix: String::new()
+            }
+        );
+        assert_eq!(
+            LakeRoot::parse("/var/lake").unwrap(),
+            LakeRoot::Local("/var/lake".into())
+        );
+        assert_eq!(
+            LakeRoot::parse("file:///var/lake").unwrap(),
+            LakeRoot::Local("/var/lake".into())
+        );
+        for bad in [
+            "",
+            "  ",
+            "s3://",
+            "s3://A_B/x",
+            "gs://b/x",
+            "s3://lake/a//b",
+        ] {
+            assert!(
+                matches!(LakeRoot::parse(bad), Err(ReplayError::BadRoot { .. })),
+                "{bad:?}"
+            );
+        }
+        let r = LakeRoot::parse("s3://lake/pre").unwrap();
+        assert_eq!(
+            r.url_of("silver/x.parquet"),
+            "s3://lake/pre/silver/x.parquet"
+        );
+        assert_eq!(r.to_string(), "s3://lake/pre");
+    }
+
+    #[test]
+    fn secrets_stay_out_of_debug() {
+        let o = S3Options {
+            secret_access_key: Some("hunter2".into()),
+            session_token: Some("tok".into()),
+            ..S3Options::default()
+        };
+        let d = format!("{o:?}");
+        assert!(!d.contains("hunter2") && !d.contains("tok\""), "{d}");
+    }
+
+    #[test]
+    fn local_put_list_get_round_trip() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = LakeRoot::Local(dir.path().join("lake"));
+        assert!(matches!(
+            Store::open_with(&root, &S3Options::default()),
+            Err(ReplayError::StoreSetup { .. })
+        ));
+        let store = Store::create(&root, &S3Options::default()).unwrap();
+        store.put("a/b/2.bin", Bytes::from_static(b"two")).unwrap();
+        store.put("a/b/1.bin", Bytes::from_static(b"one")).unwrap();
+        store
+            .put("a/bc/3.bin", Bytes::from_static(b"three"))
+            .unwrap();
+        let listed = store.list("a/b").unwrap();
+        let paths: Vec<&str> = listed.iter().map(|e| e.path.as_str()).collect();
+        assert_eq!(paths, ["a/b/1.bin", "a/b/2.bin"]);
+        assert_eq!(listed[1].size, 3);
+        assert!(store.list("nothing/here").unwrap().is_empty());
+        assert_eq!(
+            store.get("a/bc/3.bin").unwrap(),
+            Bytes::from_static(b"three")
+        );
+        let got = store.get_many(&["a/b/2.bin", "a/b/1.bin"]).unwrap();
+        assert_eq!(
+            got,
+            [Bytes::from_static(b"two"), Bytes::from_static(b"one")]
+        );
+        let err = store.get("a/b/missing.bin").unwrap_err();
+        assert!(err.to_string().contains("missing.bin"), "{err}");
+        assert!(err.is_recoverable());
+    }
+
+    #[test]
+    fn works_and_drops_inside_another_runtime() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open_with(
+            &LakeRoot::Local(dir.path().to_path_buf()),
+            &S3Options::default(),
+        )
+        .unwrap();
+        store.put("x/1.bin", Bytes::from_static(b"1")).unwrap();
+        // As from an actix (current-thread tokio) actor: no "runtime within a runtime" panic.
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let listed = rt.block_on(async { store.list("x") }).unwrap();
+        assert_eq!(listed.len(), 1);
+        // Dropping the last handle inside an async context must not panic either.
+        rt.block_on(async move { drop(store) });
+    }
+}
