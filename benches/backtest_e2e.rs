@@ -155,8 +155,18 @@ fn main() {
     let out = data.join("out");
     let common = |strategy: &str| -> Vec<String> {
         [
-            "backtest", "--config", "/dev/null", "--strategy", strategy, "--fill", "close",
-            "--fees", "0.001", "--cash", "10000", "--no-charts",
+            "backtest",
+            "--config",
+            "/dev/null",
+            "--strategy",
+            strategy,
+            "--fill",
+            "close",
+            "--fees",
+            "0.001",
+            "--cash",
+            "10000",
+            "--no-charts",
         ]
         .iter()
         .map(ToString::to_string)
@@ -216,7 +226,10 @@ fn main() {
             bars: 3650 * 1440 * 10,
         });
     }
-    for c in cases.iter().filter(|c| wanted.split(',').any(|w| w == c.name)) {
+    for c in cases
+        .iter()
+        .filter(|c| wanted.split(',').any(|w| w == c.name))
+    {
         run(c, runs, &out);
     }
 }

@@ -12,14 +12,17 @@
 pub mod allocator;
 pub mod bar_builder;
 pub mod clock;
+pub mod driver;
 pub mod exact;
 pub mod executor;
 pub mod lifecycle;
+pub mod live_host;
 pub mod messages;
 pub mod pipeline;
 pub mod portfolio;
 pub mod recorder;
 pub mod regime_detector;
+pub mod replay_host;
 mod ring;
 pub mod risk;
 pub mod simulator;

@@ -110,7 +110,7 @@ impl Default for RegimeConfig {
             enabled: true,
             states: 3,
             warmup_bars: 10_080,
-            refit_every: 10_080,
+            refit_every: 43_200,
             window: 20_000,
             restarts: 2,
             max_iter: 50,

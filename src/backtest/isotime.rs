@@ -42,9 +42,9 @@ impl IsoFormatter {
         two(out, sod % 60);
         if nanos != 0 {
             out.push(b'.');
-            let (digits, value) = if nanos % 1_000_000 == 0 {
+            let (digits, value) = if nanos.is_multiple_of(1_000_000) {
                 (3, nanos / 1_000_000)
-            } else if nanos % 1_000 == 0 {
+            } else if nanos.is_multiple_of(1_000) {
                 (6, nanos / 1_000)
             } else {
                 (9, nanos)

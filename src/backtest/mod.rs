@@ -13,8 +13,9 @@ mod sink;
 
 use std::path::{Path, PathBuf};
 
-use actors::pipeline::{Pipeline, PipelineConfig};
-use actors::{InstrumentFilters, Recorder};
+use actors::InstrumentFilters;
+use actors::pipeline::PipelineConfig;
+use actors::replay_host::{MarketSource, ReplayHost, SourceError};
 use anyhow::{Context, Result};
 use replay::BarRecord;
 use serde_json::{Value, json};
@@ -149,7 +150,7 @@ pub fn run(args: &BacktestArgs) -> Result<()> {
 
     // Data: one file, or the lake (generating the demo market first if asked).
     let mut quality = Value::Null;
-    let mut source = if let Some(file) = cfg.data.file.clone() {
+    let source = if let Some(file) = cfg.data.file.clone() {
         let interval = if file_interval {
             None
         } else {
@@ -213,23 +214,37 @@ pub fn run(args: &BacktestArgs) -> Result<()> {
     let sink = OutputSink::create(&out_dir, &symbols, cfg.portfolio.cash)?;
     let pcfg = pipeline_config(&cfg);
     let filters = vec![InstrumentFilters::NONE; symbols.len()];
-    let mut pipeline = Pipeline::new(pcfg, &filters, Recorder::new(sink))
-        .map_err(|e| ConfigError::new(e.to_string()))?;
-
-    let mut buf: Vec<BarRecord> = Vec::with_capacity(1 << 16);
-    let mut first = None;
-    let mut last = None;
-    let progress = crate::progress::Progress::new(0, "replaying");
-    while source.next(&mut buf)? {
-        drive(&mut pipeline, &buf, &symbols)?;
-        if let (Some(f), Some(l)) = (buf.first(), buf.last()) {
-            first.get_or_insert(f.open_time_ns);
-            last = Some(l.open_time_ns);
+    let mut feed = Feed {
+        source,
+        buf: Vec::with_capacity(1 << 16),
+        pos: 0,
+        first: None,
+        last: None,
+        symbols: symbols.clone(),
+        progress: crate::progress::Progress::new(0, "replaying"),
+        error: None,
+    };
+    // The deterministic replay host drives the pipeline: it merges its sources by
+    // (time, priority, source) and closes each bar time with an equity mark.
+    let mut host =
+        ReplayHost::new(pcfg, &filters, sink).map_err(|e| ConfigError::new(e.to_string()))?;
+    host.add_source(Box::new(FeedSource(&mut feed)));
+    let ran = host.run();
+    let (mut sink, trips, stats) = match ran {
+        Ok(_) => host.finish().context("finishing the pipeline")?,
+        Err(e) => {
+            drop(host);
+            // A source error keeps its class (bad data, missing input) for the exit code.
+            return Err(feed.error.take().unwrap_or_else(|| anyhow::Error::new(e)));
         }
-        progress.inc(buf.len() as u64);
-    }
-    progress.finish();
-    let (mut sink, trips, stats) = pipeline.finish().context("finishing the pipeline")?;
+    };
+    feed.progress.finish();
+    let Feed {
+        source,
+        first,
+        last,
+        ..
+    } = feed;
     sink.finish()?;
     if let Source::Lake(rep) = &source {
         let r = rep.report();
@@ -303,45 +318,6 @@ fn layer(s: &str) -> Result<replay::Layer> {
             )));
         }
     })
-}
-
-/// Feeds one time-ordered chunk of bars to the pipeline, closing each bar time with an equity
-/// mark once every symbol's bar of that time was handled.
-fn drive<S: actors::Sink>(
-    pipeline: &mut Pipeline<S>,
-    bars: &[BarRecord],
-    symbols: &[String],
-) -> Result<()> {
-    for (i, r) in bars.iter().enumerate() {
-        let ohlcv = strategies::bars::Bar::new_checked(strategies::bars::BarParts {
-            start_ns: r.open_time_ns,
-            end_ns: r.close_time_ns + 1,
-            open: r.open,
-            high: r.high,
-            low: r.low,
-            close: r.close,
-            volume: r.volume,
-            quote_volume: r.quote_volume,
-            trade_count: r.trade_count,
-        })
-        .map_err(|e| {
-            BadInput::new(format!(
-                "bar of {} at {}: {e}",
-                symbols
-                    .get(usize::from(r.symbol))
-                    .map_or("?", String::as_str),
-                crate::timeparse::format_timestamp(r.open_time_ns)
-            ))
-        })?;
-        pipeline.on_kline(r.symbol, ohlcv, r.close_time_ns + 1)?;
-        let last_of_time = bars
-            .get(i + 1)
-            .is_none_or(|n| n.open_time_ns != r.open_time_ns);
-        if last_of_time {
-            pipeline.end_of_time(r.open_time_ns, r.close_time_ns + 1)?;
-        }
-    }
-    Ok(())
 }
 
 fn pipeline_config(cfg: &BacktestConfig) -> PipelineConfig {
@@ -546,6 +522,82 @@ impl Source {
                 None => Ok(false),
             },
             Source::Lake(rep) => Ok(rep.next_chunk(out)?.is_some()),
+        }
+    }
+}
+
+/// The bar stream of a run, read chunk by chunk, with what the report needs about it.
+struct Feed {
+    source: Source,
+    buf: Vec<BarRecord>,
+    pos: usize,
+    first: Option<i64>,
+    last: Option<i64>,
+    symbols: Vec<String>,
+    progress: crate::progress::Progress,
+    /// The first error, with its class kept for the exit code.
+    error: Option<anyhow::Error>,
+}
+
+/// [`Feed`] as the replay host's market-data port.
+struct FeedSource<'a>(&'a mut Feed);
+
+impl FeedSource<'_> {
+    fn fail(&mut self, e: anyhow::Error) -> SourceError {
+        let err = SourceError {
+            origin: "bars".into(),
+            message: crate::error::one_line(&e),
+        };
+        self.0.error.get_or_insert(e);
+        err
+    }
+}
+
+impl MarketSource for FeedSource<'_> {
+    fn next(&mut self) -> Result<Option<actors::replay_host::MarketEvent>, SourceError> {
+        let f = &mut *self.0;
+        while f.pos >= f.buf.len() {
+            f.pos = 0;
+            match f.source.next(&mut f.buf) {
+                Ok(true) => {}
+                Ok(false) => return Ok(None),
+                Err(e) => return Err(self.fail(e)),
+            }
+            if let (Some(a), Some(b)) = (f.buf.first(), f.buf.last()) {
+                f.first.get_or_insert(a.open_time_ns);
+                f.last = Some(b.open_time_ns);
+            }
+            f.progress.inc(f.buf.len() as u64);
+        }
+        let r = f.buf[f.pos];
+        f.pos += 1;
+        let ohlcv = strategies::bars::Bar::new_checked(strategies::bars::BarParts {
+            start_ns: r.open_time_ns,
+            end_ns: r.close_time_ns + 1,
+            open: r.open,
+            high: r.high,
+            low: r.low,
+            close: r.close,
+            volume: r.volume,
+            quote_volume: r.quote_volume,
+            trade_count: r.trade_count,
+        });
+        match ohlcv {
+            Ok(ohlcv) => Ok(Some(actors::replay_host::MarketEvent::Kline {
+                symbol: r.symbol,
+                ohlcv,
+                ts_received: r.close_time_ns + 1,
+            })),
+            Err(e) => {
+                let msg = format!(
+                    "bar of {} at {}: {e}",
+                    f.symbols
+                        .get(usize::from(r.symbol))
+                        .map_or("?", String::as_str),
+                    crate::timeparse::format_timestamp(r.open_time_ns)
+                );
+                Err(self.fail(BadInput::new(msg)))
+            }
         }
     }
 }
