@@ -202,7 +202,11 @@ fn main() {
         cases.push(Case {
             name: "adaptive_7y",
             args: a,
-            env: vec![("HERMES__PORTFOLIO__SIZING", "fractional")],
+            env: vec![
+                ("HERMES__PORTFOLIO__SIZING", "fractional"),
+                ("HERMES__PORTFOLIO__FRACTION", "0.5"),
+                ("HERMES__ALLOCATOR__POLICY", "auto"),
+            ],
             bars: n,
         });
     }
@@ -222,7 +226,11 @@ fn main() {
         cases.push(Case {
             name: "memory_10y_10_symbols",
             args: a,
-            env: vec![("HERMES__PORTFOLIO__SIZING", "fractional")],
+            env: vec![
+                ("HERMES__PORTFOLIO__SIZING", "fractional"),
+                ("HERMES__PORTFOLIO__FRACTION", "0.5"),
+                ("HERMES__ALLOCATOR__POLICY", "auto"),
+            ],
             bars: 3650 * 1440 * 10,
         });
     }
