@@ -196,29 +196,14 @@ impl Default for ReportConfig {
     }
 }
 
-/// The interval string as nanoseconds (`1s`, `1m`, `15m`, `1h`, `4h`, `1d`, `1w`).
+/// The interval string as nanoseconds (`1s`, `1m`, `15m`, `1h`, `4h`, `1d`, `1w`), by the bar
+/// builder's own parser.
 ///
 /// # Errors
 /// A message naming the value when it is not a positive count with a known unit.
 pub fn interval_ns(interval: &str) -> Result<i64, String> {
-    let bad = || format!("data.interval = {interval:?} is not an interval like 1m, 1h or 1d");
-    let split = interval
-        .find(|c: char| !c.is_ascii_digit())
-        .ok_or_else(bad)?;
-    let (n, unit) = interval.split_at(split);
-    let n: i64 = n.parse().map_err(|_| bad())?;
-    let unit_ns: i64 = match unit {
-        "s" => 1_000_000_000,
-        "m" => 60_000_000_000,
-        "h" => 3_600_000_000_000,
-        "d" => 86_400_000_000_000,
-        "w" => 7 * 86_400_000_000_000,
-        _ => return Err(bad()),
-    };
-    if n <= 0 {
-        return Err(bad());
-    }
-    n.checked_mul(unit_ns).ok_or_else(bad)
+    actors::bar_builder::parse_interval(interval)
+        .ok_or_else(|| format!("data.interval = {interval:?} is not an interval like 1m, 1h or 1d"))
 }
 
 impl BacktestConfig {
