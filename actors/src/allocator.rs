@@ -45,6 +45,7 @@
 //! * One optimisation allocates a few small matrices (≤ 16 assets × `cov_window`); signals are
 //!   rare, bars (the hot path) allocate nothing.
 
+use crate::config_key as key;
 use nalgebra::{DMatrix, DVector};
 use serde::Deserialize;
 use thiserror::Error;
@@ -134,14 +135,6 @@ impl Default for AllocatorConfig {
             forecast_ttl_bars: 60,
             auto: AutoRule::default(),
         }
-    }
-}
-
-fn key(path: &str, name: &str) -> String {
-    if path.is_empty() {
-        name.to_owned()
-    } else {
-        format!("{path}.{name}")
     }
 }
 

@@ -25,6 +25,7 @@
 //!   into the caller's `Vec` (reuse it). Only a gap filled with flat bars (when switched on) can
 //!   grow the scratch beyond its initial capacity.
 
+use crate::config_key as key;
 use serde::Deserialize;
 use thiserror::Error;
 
@@ -86,14 +87,6 @@ impl BarBuilderConfig {
             ));
         }
         problems
-    }
-}
-
-fn key(path: &str, name: &str) -> String {
-    if path.is_empty() {
-        name.to_owned()
-    } else {
-        format!("{path}.{name}")
     }
 }
 

@@ -33,3 +33,13 @@ pub use exact::{InstrumentFilters, Price, Qty};
 pub use lifecycle::Lifecycle;
 pub use messages::*;
 pub use recorder::{MemorySink, NullSink, Recorder, Sink, SinkError};
+
+/// The key path of config field `name` under `path` (`risk` + `max_drawdown` →
+/// `risk.max_drawdown`; an empty path gives the bare name), for `validate` messages.
+pub(crate) fn config_key(path: &str, name: &str) -> String {
+    if path.is_empty() {
+        name.to_owned()
+    } else {
+        format!("{path}.{name}")
+    }
+}

@@ -45,6 +45,7 @@
 //!   name is not a regime name (K ≠ 3) are labelled `Unknown`. A K = 3 model given in the
 //!   config without regime names is canonicalised first.
 
+use crate::config_key as key;
 use serde::Deserialize;
 use thiserror::Error;
 
@@ -122,14 +123,6 @@ impl Default for RegimeConfig {
             model: None,
             min_confidence: 0.0,
         }
-    }
-}
-
-fn key(path: &str, name: &str) -> String {
-    if path.is_empty() {
-        name.to_owned()
-    } else {
-        format!("{path}.{name}")
     }
 }
 

@@ -39,6 +39,7 @@
 //!   with a recalibration (500 closes), measured on a loaded 2-core box; a backtest pays it
 //!   once per entry signal.
 
+use crate::config_key as key;
 use serde::Deserialize;
 use thiserror::Error;
 
@@ -106,14 +107,6 @@ impl Default for ImpactConfig {
             coefficient: 1.0,
             steps: 1,
         }
-    }
-}
-
-fn key(path: &str, name: &str) -> String {
-    if path.is_empty() {
-        name.to_owned()
-    } else {
-        format!("{path}.{name}")
     }
 }
 

@@ -23,6 +23,7 @@
 //! nothing with [`InstrumentFilters::NONE`](crate::exact::InstrumentFilters::NONE)), so a
 //! single-symbol all-in backtest is not altered by the risk manager.
 
+use crate::config_key as key;
 use serde::Deserialize;
 
 use crate::messages::RegimeLabel;
@@ -121,14 +122,6 @@ impl RegimeScaling {
             RegimeLabel::MeanReverting => self.mean_reverting,
             RegimeLabel::Volatile => self.volatile,
         }
-    }
-}
-
-fn key(path: &str, name: &str) -> String {
-    if path.is_empty() {
-        name.to_owned()
-    } else {
-        format!("{path}.{name}")
     }
 }
 
