@@ -152,6 +152,11 @@ impl<S: Sink> Driver<S> {
         &self.pipeline
     }
 
+    /// The pipeline, mutably (hosts split the regime stage off through it).
+    pub(crate) fn pipeline_mut(&mut self) -> &mut Pipeline<S> {
+        &mut self.pipeline
+    }
+
     /// Bar times closed so far (calls of [`Pipeline::end_of_time`]).
     #[must_use]
     pub fn closes(&self) -> u64 {

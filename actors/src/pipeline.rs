@@ -14,17 +14,31 @@
 //! marks the portfolio and lets the risk manager check the daily-loss and drawdown limits.
 //!
 //! The hot path allocates nothing per message: every output buffer is owned here and reused.
+//!
+//! # Regimes computed ahead
+//! The regime detector is the one actor whose output depends on market data only (never on a
+//! decision, a fill or the portfolio), and it is the costliest one (Baum-Welch refits). A host
+//! may therefore split it off with [`Pipeline::split_regime_stage`] before the first event and
+//! run the returned [`RegimeStage`] on another thread, ahead of the pipeline, over the same
+//! event sequence; the regimes it produces are handed back in order with
+//! [`Pipeline::push_staged_regimes`] and consumed one per bar, checked against the bar's symbol
+//! and [`crate::messages::DecisionId`]. The stage runs its own copy of the bar builder, so it
+//! numbers bars exactly as the pipeline does; the regimes, and so every record, are those of
+//! the inline detector, bit for bit (tested).
+
+use std::collections::VecDeque;
 
 use serde::Serialize;
 
 use crate::allocator::{Allocator, AllocatorConfig};
 use crate::bar_builder::{BarBuilder, BarBuilderConfig};
 use crate::clock::UnixNanos;
+use crate::driver::MarketEvent;
 use crate::exact::InstrumentFilters;
 use crate::executor::{Executor, ExecutorConfig, Rejection};
 use crate::messages::{
-    Bar, Command, EquityMark, Fill, MAX_SYMBOLS, Order, OrderIntent, RiskEvent, SignalAction,
-    SymbolId, Trade,
+    Bar, Command, EquityMark, Fill, MAX_SYMBOLS, Order, OrderIntent, Regime, RiskEvent,
+    SignalAction, SymbolId, Trade,
 };
 use crate::portfolio::{Portfolio, PortfolioConfig, RoundTrip};
 use crate::recorder::{Recorder, Sink, SinkError};
@@ -111,10 +125,50 @@ pub struct PipelineStats {
     pub strategy_switches: u64,
 }
 
+/// One regime computed ahead by a [`RegimeStage`], or the detector's refusal of the bar.
+pub type StagedRegime = Result<Regime, String>;
+
+/// The market half of the pipeline (bar builder → regime detector), split off to run ahead on
+/// another thread; see the module docs.
+#[derive(Debug)]
+pub struct RegimeStage {
+    bars: BarBuilder,
+    regime: RegimeDetector,
+    buf: Vec<Bar>,
+}
+
+impl RegimeStage {
+    /// Handles one host input exactly as the pipeline's bar builder will, and appends the
+    /// regime of every bar it closes to `out`. An input the bar builder refuses yields nothing
+    /// (the pipeline refuses it the same way and stops the replay there).
+    pub fn on_event(&mut self, event: &MarketEvent, out: &mut Vec<StagedRegime>) {
+        self.buf.clear();
+        let built = match event {
+            MarketEvent::Kline {
+                symbol,
+                ohlcv,
+                ts_received,
+            } => self
+                .bars
+                .on_kline(*symbol, *ohlcv, *ts_received, &mut self.buf)
+                .is_ok(),
+            MarketEvent::Trade(t) => self.bars.on_trade(t, &mut self.buf).is_ok(),
+            MarketEvent::Command(_) => false,
+        };
+        if built {
+            for b in &self.buf {
+                out.push(self.regime.on_bar(b).map_err(|e| e.to_string()));
+            }
+        }
+    }
+}
+
 /// The composed actors and their reusable buffers.
 pub struct Pipeline<S: Sink> {
     bars: BarBuilder,
     regime: RegimeDetector,
+    /// Regimes computed ahead by a [`RegimeStage`], while one is split off.
+    ahead: Option<VecDeque<StagedRegime>>,
     selector: StrategySelector,
     simulator: Simulator,
     allocator: Allocator,
@@ -193,6 +247,7 @@ impl<S: Sink> Pipeline<S> {
         Ok(Self {
             bars,
             regime,
+            ahead: None,
             selector,
             simulator,
             allocator,
@@ -230,6 +285,64 @@ impl<S: Sink> Pipeline<S> {
     #[must_use]
     pub fn round_trips(&self) -> &[RoundTrip] {
         &self.trips
+    }
+
+    /// Splits the regime detector off into a [`RegimeStage`] that a host runs ahead over the
+    /// same inputs; from now on the pipeline takes each bar's regime from
+    /// [`Pipeline::push_staged_regimes`]. `None` once any input was handled (the stage must see
+    /// the whole sequence) or while a stage is already split off.
+    pub fn split_regime_stage(&mut self) -> Option<RegimeStage> {
+        if self.ahead.is_some() || self.stats.bars > 0 || self.stats.late_bars > 0 {
+            return None;
+        }
+        if self.bars.late_bars() > 0 || self.last_bar.iter().any(Option::is_some) {
+            return None;
+        }
+        self.ahead = Some(VecDeque::with_capacity(1 << 12));
+        Some(RegimeStage {
+            bars: self.bars.clone(),
+            regime: self.regime.clone(),
+            buf: Vec::with_capacity(16),
+        })
+    }
+
+    /// Queues regimes computed ahead by the split-off stage, in its order.
+    pub fn push_staged_regimes(&mut self, regimes: impl IntoIterator<Item = StagedRegime>) {
+        if let Some(q) = self.ahead.as_mut() {
+            q.extend(regimes);
+        }
+    }
+
+    /// Takes the stage back (its detector's state and fit counts become the pipeline's) and
+    /// returns to computing regimes inline. Regimes still queued (none after a complete run)
+    /// are dropped.
+    pub fn join_regime_stage(&mut self, stage: RegimeStage) {
+        self.regime = stage.regime;
+        self.ahead = None;
+    }
+
+    /// The regime of `bar`: from the detector, or the next one computed ahead.
+    fn regime_of(&mut self, bar: &Bar) -> Result<Regime, PipelineError> {
+        let err = |message: String| PipelineError::Input {
+            actor: "regime",
+            message,
+        };
+        let Some(q) = self.ahead.as_mut() else {
+            return self.regime.on_bar(bar).map_err(|e| err(e.to_string()));
+        };
+        match q.pop_front() {
+            Some(Ok(r)) if r.symbol == bar.symbol && r.decision == bar.decision => Ok(r),
+            Some(Ok(r)) => Err(err(format!(
+                "the regime stage is out of step: its next regime is for symbol {} decision {}, \
+                 the bar is symbol {} decision {}",
+                r.symbol, r.decision.0, bar.symbol, bar.decision.0
+            ))),
+            Some(Err(message)) => Err(err(message)),
+            None => Err(err(format!(
+                "the regime stage is out of step: no regime queued for symbol {} decision {}",
+                bar.symbol, bar.decision.0
+            ))),
+        }
     }
 
     /// A replayed kline (a closed bar) of `symbol`.
@@ -382,10 +495,7 @@ impl<S: Sink> Pipeline<S> {
             })?;
 
         // (3) Regime.
-        let regime = self.regime.on_bar(bar).map_err(|e| PipelineError::Input {
-            actor: "regime",
-            message: e.to_string(),
-        })?;
+        let regime = self.regime_of(bar)?;
         self.risk.on_regime(&regime);
         self.recorder.record(regime)?;
 

@@ -22,9 +22,13 @@
 //!   `warm_start = false`, [`strategies::hmm::fit`] with `restarts` seeded restarts, the seed
 //!   derived from `(seed, fit index)` (fit index 0, 1, … per symbol, failed attempts included);
 //!   with `warm_start = true` (default) later refits instead run Baum-Welch from the current
-//!   model ([`BaumWelch`], same `max_iter`/`tol`/variance-floor rules as `fit`). Warm starts
-//!   converge in a few iterations because consecutive windows overlap, which keeps the refit
-//!   cost inside the backtest budget (see [`RegimeConfig`]). The result is always
+//!   model ([`BaumWelch`], same `tol`/variance-floor rules as `fit`, at most `warm_max_iter`
+//!   iterations). Warm starts converge in a few iterations because consecutive windows
+//!   overlap, which keeps the refit cost inside the backtest budget (see [`RegimeConfig`]);
+//!   the cap bounds the rare slow one (EM crawling along a flat likelihood ridge: on the
+//!   bench's 7-year series 3 of 84 warm refits ran to 50 iterations and cost a third of all
+//!   refit time). EM never lowers the likelihood, and the next refit starts from the result,
+//!   so a capped refit's progress is kept, not lost. The result is always
 //!   canonicalised, so states map to labels by the library's naming
 //!   ([`GaussianHmm::canonical_order`]: K = 3 → trending, mean-reverting, volatile).
 //! * **A window without variation** (all returns equal: a halted or stale market) is refused
@@ -82,8 +86,10 @@ pub struct RegimeConfig {
     pub window: usize,
     /// Seeded EM restarts of a full fit. Default 2.
     pub restarts: usize,
-    /// Most EM iterations per restart (and per warm refit). Default 50.
+    /// Most EM iterations per restart of a full fit. Default 50.
     pub max_iter: usize,
+    /// Most EM iterations of a warm refit (see the module docs). Default 10.
+    pub warm_max_iter: usize,
     /// EM convergence tolerance, relative to the log-likelihood (see `FitConfig::tol`).
     /// Default 1e-6.
     pub tol: f64,
@@ -115,6 +121,7 @@ impl Default for RegimeConfig {
             window: 20_000,
             restarts: 2,
             max_iter: 50,
+            warm_max_iter: 10,
             tol: 1e-6,
             var_floor: 1e-4,
             warm_start: true,
@@ -160,8 +167,13 @@ impl RegimeConfig {
                 self.restarts
             ));
         }
-        if self.max_iter == 0 {
-            p.push(format!("{} must be >= 1, got 0", key(path, "max_iter")));
+        for (name, v) in [
+            ("max_iter", self.max_iter),
+            ("warm_max_iter", self.warm_max_iter),
+        ] {
+            if v == 0 {
+                p.push(format!("{} must be >= 1, got 0", key(path, name)));
+            }
         }
         for (name, v) in [("tol", self.tol), ("var_floor", self.var_floor)] {
             if !(v.is_finite() && v >= 0.0) {
@@ -555,7 +567,7 @@ fn warm_refit(
     let mut bw = BaumWelch::new(prev, obs, cfg.var_floor * var)?;
     let mut last = f64::NEG_INFINITY;
     let mut iterations = 0;
-    while iterations < cfg.max_iter {
+    while iterations < cfg.warm_max_iter {
         let ll = bw.step()?;
         iterations += 1;
         if ll - last <= cfg.tol * ll.abs().max(1.0) {
@@ -655,6 +667,7 @@ mod tests {
             window: 1,
             restarts: 0,
             max_iter: 0,
+            warm_max_iter: 0,
             tol: f64::NAN,
             var_floor: -1.0,
             min_confidence: 1.5,
@@ -667,6 +680,7 @@ mod tests {
             "regime.window",
             "regime.restarts",
             "regime.max_iter",
+            "regime.warm_max_iter",
             "regime.tol",
             "regime.var_floor",
             "regime.min_confidence",

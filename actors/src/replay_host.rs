@@ -20,6 +20,16 @@
 //! reordering). The key is unique per heap entry, so the merged sequence is a pure function of
 //! the sources' contents: deterministic by construction, whatever the sources' chunking.
 //!
+//! # Two threads
+//! [`ReplayHost::run`] splits the market half of the pipeline off
+//! ([`Pipeline::split_regime_stage`]): a scoped producer thread merges the sources, runs the
+//! bar builder's copy and the regime detector (its Baum-Welch refits included) and hands
+//! batches of events with their regimes to the caller's thread, which drives the rest of the
+//! pipeline. The regime detector depends on market data only, so this changes no record: the
+//! output is the single-threaded [`ReplayHost::step`] loop's, byte for byte (tested). Batches
+//! travel over a bounded queue of four and are recycled, so memory stays bounded and nothing
+//! is allocated per event; on an error in either thread both stop.
+//!
 //! A [`ManualClock`] follows event time (it is advanced to each event's time before the event
 //! is handled), for anything that asks a clock during a replay.
 
@@ -138,7 +148,7 @@ type Key = (UnixNanos, u8, usize);
 
 /// The k-way merge of several sources, in the order of the module docs.
 pub struct MergedSources<'a> {
-    sources: Vec<Box<dyn MarketSource + 'a>>,
+    sources: Vec<Box<dyn MarketSource + Send + 'a>>,
     heads: Vec<Option<MarketEvent>>,
     last_ts: Vec<Option<UnixNanos>>,
     started: Vec<bool>,
@@ -166,7 +176,7 @@ impl<'a> MergedSources<'a> {
 
     /// Adds a source; returns its index (the tie-breaker at equal time and priority). Sources
     /// added after the first event was taken are read from the next call on.
-    pub fn add(&mut self, source: Box<dyn MarketSource + 'a>) -> usize {
+    pub fn add(&mut self, source: Box<dyn MarketSource + Send + 'a>) -> usize {
         let index = self.sources.len();
         self.sources.push(source);
         self.heads.push(None);
@@ -235,6 +245,78 @@ impl<'a> MergedSources<'a> {
     }
 }
 
+/// One event through the driver, counted and timed by the replay clock.
+fn handle_event<S: Sink>(
+    driver: &mut Driver<S>,
+    clock: &ManualClock,
+    stats: &mut ReplayStats,
+    index: usize,
+    event: MarketEvent,
+) -> Result<(), ReplayError> {
+    clock.advance_to(event.ts());
+    stats.events += 1;
+    if matches!(event, MarketEvent::Command(_)) {
+        stats.commands += 1;
+    }
+    driver
+        .handle(&event)
+        .map_err(|source| ReplayError::Pipeline {
+            event: stats.events,
+            kind: event.kind(),
+            ts: event.ts(),
+            index,
+            source,
+        })
+}
+
+/// The pipeline's side of [`ReplayHost::run`]: handles the producer's batches in order.
+fn consume<S: Sink>(
+    driver: &mut Driver<S>,
+    clock: &ManualClock,
+    stats: &mut ReplayStats,
+    rx: &crossbeam_channel::Receiver<Batch>,
+    back: &crossbeam_channel::Sender<Batch>,
+) -> Result<(), ReplayError> {
+    while let Ok(mut b) = rx.recv() {
+        driver
+            .pipeline_mut()
+            .push_staged_regimes(b.regimes.drain(..));
+        for (index, event) in b.events.drain(..) {
+            handle_event(driver, clock, stats, index, event)?;
+        }
+        if let Some(e) = b.error.take() {
+            return Err(e);
+        }
+        // Recycled when there is room; dropped otherwise.
+        let _ = back.try_send(b);
+    }
+    Ok(())
+}
+
+/// Events per batch handed from the producer thread to the pipeline's.
+const BATCH_EVENTS: usize = 4096;
+/// Batches queued between the two threads.
+const BATCHES_IN_FLIGHT: usize = 64;
+
+/// Events of the merged sequence with the regimes of the bars they close, from the producer
+/// thread of [`ReplayHost::run`].
+struct Batch {
+    events: Vec<(usize, MarketEvent)>,
+    regimes: Vec<crate::pipeline::StagedRegime>,
+    /// A source failed after these events.
+    error: Option<ReplayError>,
+}
+
+impl Batch {
+    fn new() -> Self {
+        Self {
+            events: Vec::with_capacity(BATCH_EVENTS),
+            regimes: Vec::with_capacity(BATCH_EVENTS),
+            error: None,
+        }
+    }
+}
+
 /// Counters of a replay.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct ReplayStats {
@@ -282,7 +364,7 @@ impl<'a, S: Sink> ReplayHost<'a, S> {
     }
 
     /// Adds a source; returns its index (see the module docs for its role in ties).
-    pub fn add_source(&mut self, source: Box<dyn MarketSource + 'a>) -> usize {
+    pub fn add_source(&mut self, source: Box<dyn MarketSource + Send + 'a>) -> usize {
         self.merged.add(source)
     }
 
@@ -316,30 +398,76 @@ impl<'a, S: Sink> ReplayHost<'a, S> {
         let Some((index, event)) = self.merged.next_event()? else {
             return Ok(None);
         };
-        self.clock.advance_to(event.ts());
-        self.stats.events += 1;
-        if matches!(event, MarketEvent::Command(_)) {
-            self.stats.commands += 1;
-        }
-        self.driver
-            .handle(&event)
-            .map_err(|source| ReplayError::Pipeline {
-                event: self.stats.events,
-                kind: event.kind(),
-                ts: event.ts(),
-                index,
-                source,
-            })?;
+        self.handle(index, event)?;
         Ok(Some((index, event)))
     }
 
+    fn handle(&mut self, index: usize, event: MarketEvent) -> Result<(), ReplayError> {
+        handle_event(&mut self.driver, &self.clock, &mut self.stats, index, event)
+    }
+
     /// Handles every event of every source, then returns the counters. The run stops at the
-    /// first error (a replay never skips input silently).
+    /// first error (a replay never skips input silently). The market half runs ahead on a
+    /// second thread (see the module docs); the records are those of a [`ReplayHost::step`]
+    /// loop.
     ///
     /// # Errors
     /// As [`ReplayHost::step`].
     pub fn run(&mut self) -> Result<ReplayStats, ReplayError> {
-        while self.step()?.is_some() {}
+        let Some(mut stage) = self.driver.pipeline_mut().split_regime_stage() else {
+            while self.step()?.is_some() {}
+            return Ok(self.stats());
+        };
+        let (tx, rx) = crossbeam_channel::bounded::<Batch>(BATCHES_IN_FLIGHT);
+        let (back_tx, back_rx) = crossbeam_channel::bounded::<Batch>(BATCHES_IN_FLIGHT + 2);
+        let merged = &mut self.merged;
+        let (result, stage) = std::thread::scope(|s| {
+            let producer = s.spawn(move || {
+                loop {
+                    let mut b = back_rx.try_recv().unwrap_or_else(|_| Batch::new());
+                    let mut end = false;
+                    while b.events.len() < BATCH_EVENTS {
+                        match merged.next_event() {
+                            Ok(Some((index, event))) => {
+                                stage.on_event(&event, &mut b.regimes);
+                                b.events.push((index, event));
+                            }
+                            Ok(None) => {
+                                end = true;
+                                break;
+                            }
+                            Err(e) => {
+                                b.error = Some(e);
+                                break;
+                            }
+                        }
+                    }
+                    let last = end || b.error.is_some();
+                    // A send fails only when the consumer stopped (its error ends the run).
+                    if tx.send(b).is_err() || last {
+                        break;
+                    }
+                }
+                stage
+            });
+            let result = consume(
+                &mut self.driver,
+                &self.clock,
+                &mut self.stats,
+                &rx,
+                &back_tx,
+            );
+            // Unblocks a producer waiting on a full queue after a consumer error.
+            drop(rx);
+            let stage = producer.join();
+            (result, stage)
+        });
+        let stage = match stage {
+            Ok(stage) => stage,
+            Err(panic) => std::panic::resume_unwind(panic),
+        };
+        self.driver.pipeline_mut().join_regime_stage(stage);
+        result?;
         Ok(self.stats())
     }
 

@@ -212,6 +212,36 @@ fn read_text(path: &Path) -> Result<Vec<BarRecord>> {
 }
 
 fn most_common_spacing(rows: &[BarRecord]) -> Option<i64> {
+    // A bar file has a handful of distinct spacings (the interval, gaps); count them in a
+    // small table and sort only when there are many.
+    let mut counts: Vec<(i64, usize)> = Vec::with_capacity(16);
+    let mut few = true;
+    for w in rows.windows(2) {
+        let d = w[1].open_time_ns - w[0].open_time_ns;
+        if d <= 0 {
+            continue;
+        }
+        if let Some((_, n)) = counts.iter_mut().find(|(v, _)| *v == d) {
+            *n += 1;
+        } else if counts.len() < 64 {
+            counts.push((d, 1));
+        } else {
+            few = false;
+            break;
+        }
+    }
+    if few {
+        // The most frequent; among equally frequent spacings the smallest.
+        return counts
+            .iter()
+            .max_by(|a, b| a.1.cmp(&b.1).then(b.0.cmp(&a.0)))
+            .map(|&(d, _)| d);
+    }
+    most_common_by_sort(rows)
+}
+
+/// [`most_common_spacing`] by sorting every spacing.
+fn most_common_by_sort(rows: &[BarRecord]) -> Option<i64> {
     let mut diffs: Vec<i64> = rows
         .windows(2)
         .map(|w| w[1].open_time_ns - w[0].open_time_ns)
@@ -359,6 +389,44 @@ pub struct DemoSpec {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn most_common_spacing_counts_like_the_sort_including_ties_and_many_spacings() {
+        let at = |times: &[i64]| -> Vec<BarRecord> {
+            times
+                .iter()
+                .map(|&t| BarRecord {
+                    open_time_ns: t,
+                    ..BarRecord::EMPTY
+                })
+                .collect()
+        };
+        // Ties go to the smaller spacing; non-positive steps are ignored.
+        let cases: Vec<Vec<i64>> = vec![
+            vec![0, 60, 120, 300, 540, 780, 780, 840],
+            vec![0, 10, 30, 40, 60],
+            vec![0],
+            vec![5, 5, 5],
+            // 100 distinct spacings: the sort path.
+            (0..101).map(|i: i64| i * (i + 1) / 2).collect(),
+            (0..3000)
+                .map(|i: i64| i * 60 + (i % 7) * 1000 * i64::from(i % 50 == 0))
+                .collect(),
+        ];
+        for times in cases {
+            let rows = at(&times);
+            assert_eq!(
+                most_common_spacing(&rows),
+                most_common_by_sort(&rows),
+                "{times:?}"
+            );
+        }
+        assert_eq!(
+            most_common_spacing(&at(&[0, 60, 120, 300, 540, 780])),
+            Some(60)
+        );
+        assert_eq!(most_common_spacing(&at(&[0, 10, 30, 40, 60])), Some(10));
+    }
 
     #[test]
     fn file_rows_are_sorted_deduplicated_and_gaps_counted() {

@@ -424,3 +424,37 @@ fn a_bad_interval_is_a_config_error() {
     let r = ReplayHost::new(config(1, "7x"), &filters(1), MemorySink::default());
     assert!(matches!(r, Err(ReplayError::Config { .. })));
 }
+
+#[test]
+fn the_two_thread_run_records_exactly_what_the_step_loop_does() {
+    // Enough events for several batches and regime refits (every 120 bars), with trades and
+    // commands mixed in, on two symbols.
+    let k0 = klines(0, 3_000, 21);
+    let k1 = klines(1, 3_000, 22);
+    let cmds = vec![
+        command(T0 + 700 * MINUTE, CommandKind::Pause),
+        command(T0 + 900 * MINUTE, CommandKind::Resume),
+    ];
+    let sources = vec![k0, k1, cmds];
+    let (threaded, threaded_stats) = replay(config(2, "1m"), sources.clone());
+
+    let mut host =
+        ReplayHost::new(config(2, "1m"), &filters(2), MemorySink::default()).expect("host");
+    for s in sources {
+        host.add_source(Box::new(VecSource::new(s)));
+    }
+    let mut steps = 0;
+    while host.step().expect("step").is_some() {
+        steps += 1;
+        assert!(steps <= 10_000, "step loop does not end");
+    }
+    let (sink, _, stepped_stats) = host.finish().expect("finish");
+    assert_eq!(lines(&threaded), lines(&sink.events));
+    assert_eq!(threaded_stats.regime_fits, stepped_stats.regime_fits);
+    assert!(threaded_stats.regime_fits >= 40, "{threaded_stats:?}");
+    let regimes = threaded
+        .iter()
+        .filter(|s| matches!(s.event, Event::Regime(_)))
+        .count();
+    assert_eq!(regimes, 6_000);
+}
