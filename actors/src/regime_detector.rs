@@ -40,6 +40,15 @@
 //!   function of the data only (not of the old model's state numbering) and costs
 //!   `refilter_bars` filter steps; the filter forgets its start within a few mixing times of
 //!   the chain, far fewer than the default 2 000 bars.
+//! * **Refits in the background** (`refit_lag_bars = L ≥ 1`, for the live host): a due fit
+//!   copies the window and is handed to the detector's fitter thread (spawned on first use);
+//!   the bar keeps the current model. The result — fitted and re-filtered over the window's
+//!   tail on the fitter — is put in place at the symbol's bar `n + L`, where the filter then
+//!   catches up over the returns of bars `n + 1 … n + L`. If the fit is not done by then the
+//!   detector waits for it, so the records depend on `L` and the data only, never on timing:
+//!   the live and replay hosts give the same records for the same `L`. `L = 0` (default) fits
+//!   inline at bar `n`, as described above. A clone of a detector with a fit in flight redoes
+//!   that fit itself from the copied window when it is due, with the same result.
 //! * **A failed refit** keeps the previous model and filter (the filter then takes the bar's
 //!   return as usual), marks the symbol degraded with the reason
 //!   ([`RegimeDetector::degraded_reason`]) and the actor [`Lifecycle::Degraded`]; the next
@@ -95,6 +104,10 @@ pub struct RegimeConfig {
     pub tol: f64,
     /// Variance floor as a fraction of the window's sample variance. Default 1e-4.
     pub var_floor: f64,
+    /// Bars of a symbol between a fit's start and its result going into use; 0 = fit inline
+    /// on the bar (see the module docs). Must be below `warmup_bars` and, when refitting, below
+    /// `refit_every`. Default 0.
+    pub refit_lag_bars: usize,
     /// Refits after the first start from the current model instead of seeded restarts.
     /// Default `true`.
     pub warm_start: bool,
@@ -122,6 +135,7 @@ impl Default for RegimeConfig {
             restarts: 2,
             max_iter: 50,
             warm_max_iter: 10,
+            refit_lag_bars: 0,
             tol: 1e-6,
             var_floor: 1e-4,
             warm_start: true,
@@ -174,6 +188,18 @@ impl RegimeConfig {
             if v == 0 {
                 p.push(format!("{} must be >= 1, got 0", key(path, name)));
             }
+        }
+        let lag = self.refit_lag_bars;
+        if lag > 0 && (lag >= self.warmup_bars || (self.refit_every > 0 && lag >= self.refit_every))
+        {
+            p.push(format!(
+                "{} must be below {} ({}) and {} ({}), got {lag}",
+                key(path, "refit_lag_bars"),
+                key(path, "warmup_bars"),
+                self.warmup_bars,
+                key(path, "refit_every"),
+                self.refit_every
+            ));
         }
         for (name, v) in [("tol", self.tol), ("var_floor", self.var_floor)] {
             if !(v.is_finite() && v >= 0.0) {
@@ -238,8 +264,85 @@ pub enum RegimeError {
     },
 }
 
+/// A fit's result: the canonicalised model, its EM iterations and its filter re-filtered over
+/// the tail of the window it was fitted on; or why it failed.
+type FitOutcome = Result<(GaussianHmm, usize, OnlineFilter), String>;
+
+/// A background fit of one symbol, from its start to its use.
+#[derive(Debug, Clone)]
+struct PendingFit {
+    /// Fit index of the symbol.
+    index: u64,
+    /// The symbol's bar count at which the result goes into use.
+    apply_at: u64,
+    /// The window the fit runs on (kept so a clone can redo it).
+    obs: Vec<f64>,
+    /// The model a warm refit starts from.
+    prev: Option<GaussianHmm>,
+    /// Returns pushed to the window since the fit started.
+    returns_since: usize,
+    /// The result, once received.
+    result: Option<FitOutcome>,
+}
+
+/// One job for the fitter thread.
+struct FitJob {
+    symbol: usize,
+    index: u64,
+    obs: Vec<f64>,
+    prev: Option<GaussianHmm>,
+}
+
+/// The fitter thread and its queues.
+struct Fitter {
+    jobs: Option<crossbeam_channel::Sender<FitJob>>,
+    done: crossbeam_channel::Receiver<(usize, u64, FitOutcome)>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl std::fmt::Debug for Fitter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Fitter")
+    }
+}
+
+impl Fitter {
+    fn spawn(config: RegimeConfig) -> Option<Self> {
+        let (jobs, job_rx) = crossbeam_channel::unbounded::<FitJob>();
+        let (done_tx, done) = crossbeam_channel::unbounded();
+        let thread = std::thread::Builder::new()
+            .name("hermes-regime-fit".into())
+            .spawn(move || {
+                while let Ok(job) = job_rx.recv() {
+                    let out = compute_fit(&config, job.prev.as_ref(), &job.obs, job.index);
+                    if done_tx.send((job.symbol, job.index, out)).is_err() {
+                        break;
+                    }
+                }
+            })
+            .ok()?;
+        Some(Self {
+            jobs: Some(jobs),
+            done,
+            thread: Some(thread),
+        })
+    }
+}
+
+impl Drop for Fitter {
+    fn drop(&mut self) {
+        // Closing the job queue ends the thread after the fit it is running.
+        self.jobs = None;
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 struct SymbolState {
+    /// The background fit in flight.
+    pending: Option<PendingFit>,
     returns: Ring<f64>,
     last_close: Option<f64>,
     bars: u64,
@@ -255,12 +358,27 @@ struct SymbolState {
 }
 
 /// Per-symbol online HMM regime detection with periodic refits. See the module docs.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct RegimeDetector {
     config: RegimeConfig,
     symbols: Vec<SymbolState>,
     scratch: Vec<f64>,
     invalid_closes: u64,
+    /// The background fitter (`refit_lag_bars > 0`), spawned on the first fit.
+    fitter: Option<Fitter>,
+}
+
+impl Clone for RegimeDetector {
+    /// A copy without the fitter thread: a fit in flight is redone by the copy when due.
+    fn clone(&self) -> Self {
+        Self {
+            config: self.config.clone(),
+            symbols: self.symbols.clone(),
+            scratch: self.scratch.clone(),
+            invalid_closes: self.invalid_closes,
+            fitter: None,
+        }
+    }
 }
 
 impl RegimeDetector {
@@ -291,6 +409,7 @@ impl RegimeDetector {
         });
         let window = if config.enabled { config.window } else { 1 };
         let state = SymbolState {
+            pending: None,
             returns: Ring::new(window),
             last_close: None,
             bars: 0,
@@ -314,6 +433,7 @@ impl RegimeDetector {
             symbols: vec![state; n_symbols],
             config,
             invalid_closes: 0,
+            fitter: None,
         })
     }
 
@@ -410,8 +530,12 @@ impl RegimeDetector {
         }
         if ret.is_finite() {
             s.returns.push(ret);
+            if let Some(p) = s.pending.as_mut() {
+                p.returns_since += 1;
+            }
         }
-        let refitted = self.fit_due(i) && self.refit(i);
+        let applied = s.pending.as_ref().is_some_and(|p| p.apply_at == s.bars) && self.apply(i);
+        let refitted = applied || (self.fit_due(i) && self.refit(i));
         let s = &mut self.symbols[i];
         match &mut s.filter {
             Some(f) if !refitted && !first => {
@@ -440,9 +564,15 @@ impl RegimeDetector {
     }
 
     /// Fits symbol `i` on its window; `true` when a new model (and re-filtered belief) is in
-    /// place, `false` when the fit failed (previous model kept, symbol degraded).
+    /// place, `false` when the fit failed (previous model kept, symbol degraded) or runs in
+    /// the background.
     fn refit(&mut self, i: usize) -> bool {
-        let ok = self.try_refit(i);
+        let ok = if self.config.refit_lag_bars > 0 {
+            self.start_background_fit(i);
+            false
+        } else {
+            self.try_refit(i)
+        };
         let s = &self.symbols[i];
         let next = self.next_fit_after(s.bars, s.model.is_some());
         self.symbols[i].next_fit = next;
@@ -450,41 +580,106 @@ impl RegimeDetector {
     }
 
     fn try_refit(&mut self, i: usize) -> bool {
-        let cfg = &self.config;
         let s = &mut self.symbols[i];
         s.returns.copy_into(&mut self.scratch);
         let index = s.fits;
         s.fits += 1;
-        let obs = &self.scratch[..];
-        let result = if obs.len() >= 2 && obs.iter().all(|&r| r == obs[0]) {
-            Err(format!(
-                "no price variation in the refit window ({} returns all equal {})",
-                obs.len(),
-                obs[0]
-            ))
-        } else {
-            match (&s.model, cfg.warm_start) {
-                (Some(prev), true) => warm_refit(prev, obs, cfg),
-                _ => strategies::hmm::fit(obs, &cfg.fit_config(derive_seed(cfg.seed, index)))
-                    .map(|r| (r.model, r.iterations)),
-            }
-            .map_err(|e| e.to_string())
+        let outcome = compute_fit(&self.config, s.model.as_ref(), &self.scratch, index);
+        self.put_in_place(i, index, outcome, 0)
+    }
+
+    /// Copies the window of symbol `i` into a job for the fitter thread (spawning it on first
+    /// use; without a thread the fit is done when due, from the copy).
+    fn start_background_fit(&mut self, i: usize) {
+        let s = &mut self.symbols[i];
+        let mut obs = Vec::with_capacity(s.returns.len());
+        s.returns.copy_into(&mut obs);
+        let index = s.fits;
+        s.fits += 1;
+        let prev = s.model.clone();
+        let apply_at = s.bars + self.config.refit_lag_bars as u64;
+        if self.fitter.is_none() {
+            self.fitter = Fitter::spawn(self.config.clone());
+        }
+        let sent = self
+            .fitter
+            .as_ref()
+            .and_then(|f| f.jobs.as_ref())
+            .is_some_and(|tx| {
+                tx.send(FitJob {
+                    symbol: i,
+                    index,
+                    obs: obs.clone(),
+                    prev: prev.clone(),
+                })
+                .is_ok()
+            });
+        let result = (!sent).then(|| compute_fit(&self.config, prev.as_ref(), &obs, index));
+        self.symbols[i].pending = Some(PendingFit {
+            index,
+            apply_at,
+            obs,
+            prev,
+            returns_since: 0,
+            result,
+        });
+    }
+
+    /// Puts the background fit of symbol `i` in place (waiting for it if needed); `true` when
+    /// a new model is in use.
+    fn apply(&mut self, i: usize) -> bool {
+        let Some(mut p) = self.symbols[i].pending.take() else {
+            return false;
         };
-        match result {
-            Ok((model, iterations)) => {
+        while p.result.is_none() {
+            let Some(f) = self.fitter.as_ref() else {
+                p.result = Some(compute_fit(&self.config, p.prev.as_ref(), &p.obs, p.index));
+                break;
+            };
+            match f.done.recv() {
+                Ok((sym, index, out)) if sym == i && index == p.index => p.result = Some(out),
+                Ok((sym, index, out)) => {
+                    if let Some(q) = self.symbols[sym]
+                        .pending
+                        .as_mut()
+                        .filter(|q| q.index == index)
+                    {
+                        q.result = Some(out);
+                    }
+                }
+                Err(_) => {
+                    // The fitter is gone: do the fit here.
+                    self.fitter = None;
+                }
+            }
+        }
+        let outcome = p
+            .result
+            .take()
+            .unwrap_or_else(|| Err("no fit result".into()));
+        self.put_in_place(i, p.index, outcome, p.returns_since)
+    }
+
+    /// Uses a fit's outcome for symbol `i`: on success the model, labels and filter (caught up
+    /// over the `catch_up` newest returns of the window) replace the old ones.
+    fn put_in_place(&mut self, i: usize, index: u64, outcome: FitOutcome, catch_up: usize) -> bool {
+        let s = &mut self.symbols[i];
+        match outcome {
+            Ok((model, iterations, mut filter)) => {
                 s.em_iterations += iterations as u64;
-                let mut filter = OnlineFilter::new(&model);
-                let tail = match cfg.refilter_bars {
-                    0 => obs,
-                    n => &obs[obs.len().saturating_sub(n)..],
-                };
-                for &r in tail {
+                let n = s.returns.len();
+                for &r in s.returns.iter().skip(n.saturating_sub(catch_up)) {
                     filter.update(r);
                 }
                 s.labels = labels_of(&model);
                 s.filter = Some(filter);
                 s.model = Some(model);
                 s.degraded = None;
+                if self.config.refit_every == 0 {
+                    // Fitted once, as the schedule says (a background first fit was started
+                    // without a model, so its retry was scheduled).
+                    s.next_fit = u64::MAX;
+                }
                 true
             }
             Err(why) => {
@@ -497,6 +692,38 @@ impl RegimeDetector {
             }
         }
     }
+}
+
+/// One fit on `obs` (fit index `index`): warm from `prev` when allowed, else seeded restarts;
+/// canonicalised, with a filter of the new model run over the tail of `obs`.
+fn compute_fit(
+    cfg: &RegimeConfig,
+    prev: Option<&GaussianHmm>,
+    obs: &[f64],
+    index: u64,
+) -> FitOutcome {
+    if obs.len() >= 2 && obs.iter().all(|&r| r == obs[0]) {
+        return Err(format!(
+            "no price variation in the refit window ({} returns all equal {})",
+            obs.len(),
+            obs[0]
+        ));
+    }
+    let (model, iterations) = match (prev, cfg.warm_start) {
+        (Some(prev), true) => warm_refit(prev, obs, cfg),
+        _ => strategies::hmm::fit(obs, &cfg.fit_config(derive_seed(cfg.seed, index)))
+            .map(|r| (r.model, r.iterations)),
+    }
+    .map_err(|e| e.to_string())?;
+    let mut filter = OnlineFilter::new(&model);
+    let tail = match cfg.refilter_bars {
+        0 => obs,
+        n => &obs[obs.len().saturating_sub(n)..],
+    };
+    for &r in tail {
+        filter.update(r);
+    }
+    Ok((model, iterations, filter))
 }
 
 /// The regime message of a symbol's filter state.
@@ -796,6 +1023,70 @@ mod tests {
         (from..closes.len())
             .map(|k| det.on_bar(&bar(0, k, closes[k])).unwrap())
             .collect()
+    }
+
+    #[test]
+    fn background_refits_go_into_use_lag_bars_later_whatever_the_timing() {
+        let (a, _) = two_regime_series(3_000, 31);
+        let (b, _) = two_regime_series(3_000, 32);
+        let bars: Vec<Bar> = (0..a.len())
+            .flat_map(|k| [bar(0, k, a[k]), bar(1, k, b[k])])
+            .collect();
+        let lag = 37;
+        let lagged = RegimeConfig {
+            refit_lag_bars: lag,
+            ..small_config()
+        };
+        // With the fitter thread, and a clone fed from the start (no thread: it redoes each
+        // fit itself when due, from the copied window): the same regimes.
+        let mut threaded = RegimeDetector::new(lagged.clone(), 2).unwrap();
+        let mut copy = threaded.clone();
+        let mut inline = RegimeDetector::new(small_config(), 2).unwrap();
+        // Symbol 0's bars: the first fit at its bar 1500, the next at 2000, ...
+        let mut models_at_start = Vec::new();
+        for (j, bar) in bars.iter().enumerate() {
+            let r1 = threaded.on_bar(bar).unwrap();
+            let r2 = copy.on_bar(bar).unwrap();
+            assert_eq!(r1, r2, "bar {j}");
+            inline.on_bar(bar).unwrap();
+            let n = j / 2 + 1; // the symbol's bar count
+            if bar.symbol == 0 && (n == 1_500 || n == 2_000) {
+                // Fit started: the inline detector has the model the lagged one will use.
+                models_at_start.push(inline.model(0).cloned().unwrap());
+                assert_eq!(threaded.fits(0), inline.fits(0));
+            }
+            if bar.symbol == 0 && n == 1_500 + lag - 1 {
+                assert!(threaded.model(0).is_none(), "not in use before its bar");
+                assert_eq!(r1.label, RegimeLabel::Unknown);
+            }
+            if bar.symbol == 0 && n == 1_500 + lag {
+                assert_eq!(threaded.model(0), Some(&models_at_start[0]));
+            }
+            if bar.symbol == 0 && n == 2_000 + lag - 1 {
+                assert_eq!(threaded.model(0), Some(&models_at_start[0]));
+            }
+            if bar.symbol == 0 && n == 2_000 + lag {
+                // Warm-started from the same model on the same window: the same fit.
+                assert_eq!(threaded.model(0), Some(&models_at_start[1]));
+            }
+        }
+        assert_eq!(threaded.fits(0), 4);
+        assert_eq!(threaded.failed_fits(0), 0);
+    }
+
+    #[test]
+    fn refit_lag_must_be_shorter_than_the_schedule() {
+        for (lag, ok) in [(0, true), (499, true), (500, false), (1_500, false)] {
+            let c = RegimeConfig {
+                refit_lag_bars: lag,
+                ..small_config()
+            };
+            let p = c.validate("regime");
+            assert_eq!(p.is_empty(), ok, "{lag}: {p:?}");
+            if !ok {
+                assert!(p[0].starts_with("regime.refit_lag_bars"), "{p:?}");
+            }
+        }
     }
 
     #[test]

@@ -103,6 +103,30 @@ fn trades_record_exactly_what_the_replay_host_records() {
 }
 
 #[test]
+fn a_spinning_engine_with_background_refits_records_what_the_replay_host_records() {
+    // Refits on the fitter thread, in use 30 bars later; the engine polls before blocking.
+    let mut cfg = config(1, "1s");
+    cfg.regime.refit_lag_bars = 30;
+    let events = trades(0, 600, 10, 1_000_000_000, 8);
+    let (want, want_stats) = replay(cfg.clone(), vec![events.clone()]);
+    let spinning = LiveConfig {
+        spin_polls: 20_000,
+        ..roomy()
+    };
+    let report = live(cfg, spinning, &events);
+    assert_eq!(lines(&report.sink.events), lines(&want));
+    assert!(want_stats.orders >= 2, "{want_stats:?}");
+    assert!(report.stats.regime_fits >= 3, "{:?}", report.stats);
+    // One latency sample per order caused by market data (the clock here is manual, so only
+    // the count means something).
+    let orders = want
+        .iter()
+        .filter(|s| matches!(s.event, Event::Order(_)))
+        .count();
+    assert_eq!(report.tick_to_order.len(), orders as u64);
+}
+
+#[test]
 fn a_full_inbound_queue_drops_counts_and_pauses_before_anything_later() {
     let input = klines(0, 300, 21);
     let (want, _) = replay(config(1, "1m"), vec![input.clone()]);
@@ -431,6 +455,7 @@ fn host_command_after_stop() -> String {
 #[test]
 fn invalid_configs_are_refused_with_every_problem() {
     let bad = LiveConfig {
+        spin_polls: MAX_SPIN_POLLS + 1,
         inbound_capacity: 0,
         recorder_capacity: MAX_QUEUE_CAPACITY + 1,
         kline_grace: Duration::ZERO,
@@ -446,7 +471,12 @@ fn invalid_configs_are_refused_with_every_problem() {
     let Err(LiveError::Config { message }) = r else {
         panic!("accepted a bad config");
     };
-    for key in ["inbound_capacity", "recorder_capacity", "kline_grace"] {
+    for key in [
+        "inbound_capacity",
+        "recorder_capacity",
+        "kline_grace",
+        "spin_polls",
+    ] {
         assert!(message.contains(key), "{message}");
     }
 }
