@@ -171,29 +171,94 @@ fn decode_into(
     interval_ns: i64,
     out: &mut Vec<BarRecord>,
 ) -> Result<DecodeStats> {
-    let mut opened = columns::open(file, bytes, &WANTED)?;
-    let names = opened.names.clone();
-    let mut stats = DecodeStats::default();
-    for (w, n) in WANTED.iter().zip(&names) {
-        if n.is_none() {
-            stats.defaulted.push(w.name);
+    let mut d = BarFileDecoder::open(file, bytes, symbol, interval_ns)?;
+    out.reserve(usize::try_from(d.rows()).unwrap_or(0));
+    while d.next_batch(out)? {}
+    Ok(d.finish())
+}
+
+/// A Parquet file of bars decoded one record batch at a time, with the rules of
+/// [`decode_bars`]; for streaming a large file without holding all of it decoded.
+pub struct BarFileDecoder {
+    file: String,
+    opened: columns::Opened,
+    names: Vec<Option<String>>,
+    symbol: u16,
+    interval_ns: i64,
+    row0: u64,
+    stats: DecodeStats,
+}
+
+impl BarFileDecoder {
+    /// Opens `bytes` (the file `file`) and resolves its columns.
+    ///
+    /// # Errors
+    /// As [`decode_bars`].
+    pub fn open(file: &str, bytes: Bytes, symbol: u16, interval_ns: i64) -> Result<Self> {
+        let opened = columns::open(file, bytes, &WANTED)?;
+        let names = opened.names.clone();
+        let mut stats = DecodeStats::default();
+        for (w, n) in WANTED.iter().zip(&names) {
+            if n.is_none() {
+                stats.defaulted.push(w.name);
+            }
         }
-    }
-    if names[CLOSE_TIME].is_none() && interval_ns <= 0 {
-        return Err(ReplayError::MissingColumn {
+        if names[CLOSE_TIME].is_none() && interval_ns <= 0 {
+            return Err(ReplayError::MissingColumn {
+                file: file.to_string(),
+                column: "\"close_time\" (needed: the interval is unknown)".into(),
+                present: names
+                    .iter()
+                    .flatten()
+                    .cloned()
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            });
+        }
+        Ok(Self {
             file: file.to_string(),
-            column: "\"close_time\" (needed: the interval is unknown)".into(),
-            present: names
-                .iter()
-                .flatten()
-                .cloned()
-                .collect::<Vec<_>>()
-                .join(", "),
-        });
+            opened,
+            names,
+            symbol,
+            interval_ns,
+            row0: 0,
+            stats,
+        })
     }
-    out.reserve(usize::try_from(opened.rows).unwrap_or(0));
-    let mut row0 = 0u64;
-    while let Some(batch) = columns::next_batch(file, &mut opened)? {
+
+    /// Rows the file says it holds.
+    #[must_use]
+    pub fn rows(&self) -> u64 {
+        self.opened.rows
+    }
+
+    /// Appends the next record batch's rows to `out`; `false` at the end of the file.
+    ///
+    /// # Errors
+    /// As [`decode_bars`]; `out` is then left as it was.
+    pub fn next_batch(&mut self, out: &mut Vec<BarRecord>) -> Result<bool> {
+        let base = out.len();
+        let r = self.decode_batch(out);
+        if r.is_err() {
+            out.truncate(base);
+        }
+        r
+    }
+
+    /// What was decoded so far (all of it after the last batch).
+    #[must_use]
+    pub fn finish(mut self) -> DecodeStats {
+        self.stats.rows = self.row0;
+        self.stats
+    }
+
+    fn decode_batch(&mut self, out: &mut Vec<BarRecord>) -> Result<bool> {
+        let file = self.file.as_str();
+        let Some(batch) = columns::next_batch(file, &mut self.opened)? else {
+            return Ok(false);
+        };
+        let (names, symbol, interval_ns, row0) =
+            (&self.names, self.symbol, self.interval_ns, self.row0);
         let ctx = Ctx { file, row0 };
         let col = |i: usize| -> Result<Option<(&str, &dyn arrow_array::Array)>> {
             match &names[i] {
@@ -256,10 +321,35 @@ fn decode_into(
         for r in dst.iter_mut() {
             r.symbol = symbol;
         }
+        self.row0 += batch.num_rows() as u64;
+        Ok(true)
+    }
+}
+
+/// The `open_time` column of a Parquet file of bars, as UTC nanoseconds, appended to `out`
+/// (a cheap first look at a file's order before decoding the rest).
+///
+/// # Errors
+/// [`ReplayError::Parquet`], [`ReplayError::MissingColumn`], [`ReplayError::BadColumnType`],
+/// [`ReplayError::BadValue`] (nulls, overflow), naming the file.
+pub fn decode_bar_times(file: &str, bytes: Bytes, out: &mut Vec<i64>) -> Result<()> {
+    let mut opened = columns::open(file, bytes, &WANTED[..1])?;
+    let name = opened.names[0]
+        .clone()
+        .ok_or_else(|| missing(file, "open_time"))?;
+    out.reserve(usize::try_from(opened.rows).unwrap_or(0));
+    let mut row0 = 0u64;
+    while let Some(batch) = columns::next_batch(file, &mut opened)? {
+        let ctx = Ctx { file, row0 };
+        let t = columns::times(ctx, &name, columns::column(ctx, &batch, &name)?)?;
+        for i in 0..batch.num_rows() {
+            out.push(t.get(i).ok_or_else(|| {
+                ctx.bad_value(&name, i, format!("time {} overflows nanoseconds", t.raw(i)))
+            })?);
+        }
         row0 += batch.num_rows() as u64;
     }
-    stats.rows = row0;
-    Ok(stats)
+    Ok(())
 }
 
 fn missing(file: &str, column: &str) -> ReplayError {

@@ -21,8 +21,8 @@ pub mod store;
 pub mod trades;
 
 pub use bars::{
-    BarRecord, DecodeStats, FileCompression, decode_bars, write_bars_parquet,
-    write_bars_parquet_with,
+    BarFileDecoder, BarRecord, DecodeStats, FileCompression, decode_bar_times, decode_bars,
+    write_bars_parquet, write_bars_parquet_with,
 };
 pub use columns::epoch_to_ns;
 pub use error::{ReplayError, Result};

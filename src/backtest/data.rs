@@ -93,9 +93,26 @@ pub fn load_file(
     if rows.is_empty() {
         return Err(BadInput::new(format!("{name}: no bars")));
     }
+    let times: Vec<i64> = rows.iter().map(|r| r.open_time_ns).collect();
+    let interval = spacing_and_gaps(&name, symbol, &times, interval_ns, &mut q)?;
+    for r in &mut rows {
+        r.close_time_ns = r.open_time_ns + interval - 1;
+    }
+    Ok((rows, q))
+}
+
+/// The bar interval (`interval_ns`, or the most common spacing) and the gaps of the sorted,
+/// deduplicated bar times `times`, into `q`.
+fn spacing_and_gaps(
+    name: &str,
+    symbol: &str,
+    times: &[i64],
+    interval_ns: Option<i64>,
+    q: &mut FileQuality,
+) -> Result<i64> {
     let interval = match interval_ns {
         Some(i) => i,
-        None => most_common_spacing(&rows).ok_or_else(|| {
+        None => most_common_spacing(times).ok_or_else(|| {
             BadInput::new(format!(
                 "{name}: cannot infer the bar interval from a single bar; pass --interval"
             ))
@@ -103,8 +120,8 @@ pub fn load_file(
     };
     q.interval_ns = interval;
     let mut fmt = super::isotime::IsoFormatter::default();
-    for w in rows.windows(2) {
-        let d = w[1].open_time_ns - w[0].open_time_ns;
+    for w in times.windows(2) {
+        let d = w[1] - w[0];
         if d > interval {
             q.gap_count += 1;
             let missing = d / interval - 1;
@@ -112,17 +129,139 @@ pub fn load_file(
             if q.gaps.len() < 100 {
                 q.gaps.push(Gap {
                     symbol: symbol.to_string(),
-                    after: fmt.format(w[0].open_time_ns),
-                    before: fmt.format(w[1].open_time_ns),
+                    after: fmt.format(w[0]),
+                    before: fmt.format(w[1]),
                     missing_bars: missing,
                 });
             }
         }
     }
-    for r in &mut rows {
-        r.close_time_ns = r.open_time_ns + interval - 1;
+    Ok(interval)
+}
+
+/// A bar file's rows: all of them, or a stream over a large Parquet file.
+pub enum FileBars {
+    /// Loaded (CSV files, and Parquet files whose rows are out of order).
+    Loaded(Vec<BarRecord>),
+    /// Decoded batch by batch as the replay reads it (a time-ordered Parquet file).
+    Streamed(Box<FileStream>),
+}
+
+/// A time-ordered Parquet bar file read batch by batch: rows are validated, deduplicated (the
+/// first row of a bar time is kept), restricted to the run's range and given the interval's
+/// close time, exactly as [`load_file`] does, without holding the decoded file in memory.
+pub struct FileStream {
+    name: String,
+    decoder: replay::BarFileDecoder,
+    interval: i64,
+    start: Option<i64>,
+    end: Option<i64>,
+    /// Rows of the file read so far (for error messages).
+    row: usize,
+    last_kept: Option<i64>,
+}
+
+impl FileStream {
+    /// The next chunk of rows into `out` (cleared first); `false` at the end of the file.
+    ///
+    /// # Errors
+    /// [`BadInput`] naming the file and row (a corrupt batch or an invalid bar).
+    pub fn next_chunk(&mut self, out: &mut Vec<BarRecord>) -> Result<bool> {
+        out.clear();
+        while out.is_empty() {
+            let base = self.row;
+            let more = self
+                .decoder
+                .next_batch(out)
+                .map_err(|e| BadInput::new(e.to_string()))?;
+            if !more {
+                return Ok(false);
+            }
+            self.row += out.len();
+            let mut keep = 0;
+            for i in 0..out.len() {
+                let mut r = out[i];
+                check_row(&self.name, base + i + 1, &r)?;
+                let t = r.open_time_ns;
+                if self.last_kept == Some(t) {
+                    continue;
+                }
+                self.last_kept = Some(t);
+                if self.start.is_some_and(|s| t < s) || self.end.is_some_and(|e| t >= e) {
+                    continue;
+                }
+                if r.trade_count == 0 && (r.volume > 0.0 || r.quote_volume > 0.0) {
+                    r.trade_count = 1;
+                }
+                r.close_time_ns = t + self.interval - 1;
+                out[keep] = r;
+                keep += 1;
+            }
+            out.truncate(keep);
+        }
+        Ok(true)
     }
-    Ok((rows, q))
+}
+
+/// Opens one bar file as symbol 0 for a run over `[start, end)`: a time-ordered Parquet file is
+/// streamed (its order, duplicates, spacing and gaps are first read from its time column alone),
+/// anything else is loaded by [`load_file`] and cut to the range.
+///
+/// # Errors
+/// As [`load_file`], and [`BadInput`] when no bar falls in the range.
+pub fn open_file(
+    path: &Path,
+    symbol: &str,
+    interval_ns: Option<i64>,
+    start: Option<i64>,
+    end: Option<i64>,
+) -> Result<(FileBars, FileQuality)> {
+    let name = path.display().to_string();
+    let in_range = |t: i64| start.is_none_or(|s| t >= s) && end.is_none_or(|e| t < e);
+    let no_bars = || BadInput::new(format!("{name}: no bars in the requested range"));
+    if crate::table::Format::of(path)? == crate::table::Format::Parquet {
+        let bytes = std::fs::read(path)
+            .map_err(|e| crate::error::NoInput::new(format!("cannot open {name}: {e}")))?;
+        let bytes = bytes::Bytes::from(bytes);
+        let mut times = Vec::new();
+        replay::decode_bar_times(&name, bytes.clone(), &mut times)
+            .map_err(|e| BadInput::new(e.to_string()))?;
+        if times.windows(2).all(|w| w[0] <= w[1]) {
+            let mut q = FileQuality {
+                source: name.clone(),
+                rows: times.len(),
+                ..FileQuality::default()
+            };
+            times.dedup();
+            q.duplicates = q.rows - times.len();
+            if times.is_empty() {
+                return Err(BadInput::new(format!("{name}: no bars")));
+            }
+            let interval = spacing_and_gaps(&name, symbol, &times, interval_ns, &mut q)?;
+            if !times.iter().any(|&t| in_range(t)) {
+                return Err(no_bars());
+            }
+            drop(times);
+            let decoder = replay::BarFileDecoder::open(&name, bytes, 0, 1)
+                .map_err(|e| BadInput::new(e.to_string()))?;
+            let stream = FileStream {
+                name,
+                decoder,
+                interval,
+                start,
+                end,
+                row: 0,
+                last_kept: None,
+            };
+            return Ok((FileBars::Streamed(Box::new(stream)), q));
+        }
+    }
+    let (mut rows, q) = load_file(path, symbol, interval_ns)?;
+    rows.retain(|r| in_range(r.open_time_ns));
+    if rows.is_empty() {
+        return Err(no_bars());
+    }
+    Ok((FileBars::Loaded(rows), q))
 }
 
 /// Row `row` (1-based, in file order after sorting) of `file` as a valid bar, or why not.
@@ -211,13 +350,13 @@ fn read_text(path: &Path) -> Result<Vec<BarRecord>> {
         .collect())
 }
 
-fn most_common_spacing(rows: &[BarRecord]) -> Option<i64> {
+fn most_common_spacing(times: &[i64]) -> Option<i64> {
     // A bar file has a handful of distinct spacings (the interval, gaps); count them in a
     // small table and sort only when there are many.
     let mut counts: Vec<(i64, usize)> = Vec::with_capacity(16);
     let mut few = true;
-    for w in rows.windows(2) {
-        let d = w[1].open_time_ns - w[0].open_time_ns;
+    for w in times.windows(2) {
+        let d = w[1] - w[0];
         if d <= 0 {
             continue;
         }
@@ -237,14 +376,14 @@ fn most_common_spacing(rows: &[BarRecord]) -> Option<i64> {
             .max_by(|a, b| a.1.cmp(&b.1).then(b.0.cmp(&a.0)))
             .map(|&(d, _)| d);
     }
-    most_common_by_sort(rows)
+    most_common_by_sort(times)
 }
 
 /// [`most_common_spacing`] by sorting every spacing.
-fn most_common_by_sort(rows: &[BarRecord]) -> Option<i64> {
-    let mut diffs: Vec<i64> = rows
+fn most_common_by_sort(times: &[i64]) -> Option<i64> {
+    let mut diffs: Vec<i64> = times
         .windows(2)
-        .map(|w| w[1].open_time_ns - w[0].open_time_ns)
+        .map(|w| w[1] - w[0])
         .filter(|d| *d > 0)
         .collect();
     diffs.sort_unstable();
@@ -390,17 +529,108 @@ pub struct DemoSpec {
 mod tests {
     use super::*;
 
+    /// Drains a file opened by [`open_file`] into rows.
+    fn drain(bars: FileBars) -> Result<Vec<BarRecord>> {
+        match bars {
+            FileBars::Loaded(rows) => Ok(rows),
+            FileBars::Streamed(mut s) => {
+                let (mut all, mut chunk) = (Vec::new(), Vec::new());
+                while s.next_chunk(&mut chunk)? {
+                    all.extend_from_slice(&chunk);
+                }
+                Ok(all)
+            }
+        }
+    }
+
+    fn parquet_bars(
+        dir: &Path,
+        name: &str,
+        times: &[i64],
+        bad_row: Option<usize>,
+    ) -> std::path::PathBuf {
+        let rows: Vec<BarRecord> = times
+            .iter()
+            .enumerate()
+            .map(|(i, &t)| {
+                let p = 100.0 + i as f64;
+                BarRecord {
+                    symbol: 0,
+                    open_time_ns: t,
+                    close_time_ns: t + 59_999_999_999,
+                    open: p,
+                    high: if bad_row == Some(i) { p - 5.0 } else { p + 1.0 },
+                    low: p - 1.0,
+                    close: p + 0.5,
+                    volume: 2.0,
+                    quote_volume: 2.0 * p,
+                    trade_count: 0,
+                }
+            })
+            .collect();
+        let path = dir.join(name);
+        std::fs::write(&path, replay::write_bars_parquet(&rows).unwrap()).unwrap();
+        path
+    }
+
+    #[test]
+    fn a_sorted_parquet_file_streams_the_rows_a_full_load_gives() {
+        let d = tempfile::tempdir().unwrap();
+        const M: i64 = 60_000_000_000;
+        // Sorted, with duplicates (first kept) and a gap; many rows so it spans batches.
+        let mut times: Vec<i64> = (0..20_000)
+            .map(|i| 1_700_000_040 * 1_000_000_000 + i * M)
+            .collect();
+        let (t500, t0) = (times[500], times[0]);
+        times.insert(500, t500);
+        let t9000 = times[9_000];
+        times.insert(9_000, t9000);
+        times.retain(|t| !(t0 + 7_000 * M..t0 + 7_010 * M).contains(t));
+        let path = parquet_bars(d.path(), "sorted.parquet", &times, None);
+        let (start, end) = (Some(times[0] + 100 * M), Some(times[0] + 15_000 * M));
+        let (bars, q) = open_file(&path, "BTCUSDT", None, start, end).unwrap();
+        assert!(matches!(bars, FileBars::Streamed(_)));
+        let streamed = drain(bars).unwrap();
+        let (mut loaded, lq) = load_file(&path, "BTCUSDT", None).unwrap();
+        loaded.retain(|r| r.open_time_ns >= start.unwrap() && r.open_time_ns < end.unwrap());
+        assert_eq!(streamed, loaded);
+        assert_eq!(streamed.len(), 15_000 - 100 - 10);
+        assert_eq!(
+            serde_json::to_value(&q).unwrap(),
+            serde_json::to_value(&lq).unwrap()
+        );
+        assert_eq!((q.duplicates, q.gap_count, q.missing_bars), (2, 1, 10));
+        assert!(streamed.iter().all(|r| r.trade_count == 1));
+
+        // Out of order: loaded, sorted.
+        let mut shuffled = times.clone();
+        shuffled.swap(3, 4);
+        let path = parquet_bars(d.path(), "unsorted.parquet", &shuffled, None);
+        let (bars, q) = open_file(&path, "BTCUSDT", None, None, None).unwrap();
+        assert!(matches!(bars, FileBars::Loaded(_)));
+        assert_eq!(q.unsorted_rows, 1);
+
+        // A bad row deep in a streamed file is named.
+        let path = parquet_bars(d.path(), "bad.parquet", &times[..12_000], Some(11_000));
+        let (bars, _) = open_file(&path, "BTCUSDT", None, None, None).unwrap();
+        let err = drain(bars).unwrap_err().to_string();
+        assert!(
+            err.contains("bad.parquet: row 11001: inconsistent bar"),
+            "{err}"
+        );
+
+        // Nothing in range.
+        let path = parquet_bars(d.path(), "early.parquet", &times[..10], None);
+        let err = open_file(&path, "BTCUSDT", None, end, None)
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(err.contains("no bars in the requested range"), "{err}");
+    }
+
     #[test]
     fn most_common_spacing_counts_like_the_sort_including_ties_and_many_spacings() {
-        let at = |times: &[i64]| -> Vec<BarRecord> {
-            times
-                .iter()
-                .map(|&t| BarRecord {
-                    open_time_ns: t,
-                    ..BarRecord::EMPTY
-                })
-                .collect()
-        };
+        let at = |times: &[i64]| -> Vec<i64> { times.to_vec() };
         // Ties go to the smaller spacing; non-positive steps are ignored.
         let cases: Vec<Vec<i64>> = vec![
             vec![0, 60, 120, 300, 540, 780, 780, 840],

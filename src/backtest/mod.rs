@@ -156,19 +156,13 @@ pub fn run(args: &BacktestArgs) -> Result<()> {
         } else {
             Some(config::interval_ns(&cfg.data.interval).map_err(ConfigError::new)?)
         };
-        let (mut rows, q) = data::load_file(&file, &cfg.data.symbols[0], interval)?;
-        rows.retain(|r| {
-            start.is_none_or(|s| r.open_time_ns >= s) && end.is_none_or(|e| r.open_time_ns < e)
-        });
-        if rows.is_empty() {
-            return Err(BadInput::new(format!(
-                "{}: no bars in the requested range",
-                file.display()
-            )));
-        }
+        let (bars, q) = data::open_file(&file, &cfg.data.symbols[0], interval, start, end)?;
         cfg.data.interval = interval_text(q.interval_ns);
         quality = serde_json::to_value(&q)?;
-        Source::File(Some(rows))
+        match bars {
+            data::FileBars::Loaded(rows) => Source::File(Some(rows)),
+            data::FileBars::Streamed(stream) => Source::FileStream(stream),
+        }
     } else {
         let root = replay::LakeRoot::parse(&cfg.data.root)
             .map_err(|e| ConfigError::new(format!("data.root: {e}")))?;
@@ -245,7 +239,9 @@ pub fn run(args: &BacktestArgs) -> Result<()> {
         last,
         ..
     } = feed;
-    sink.finish()?;
+    // equity.csv and decisions.csv finish (written out, synced, renamed) while the report is
+    // computed.
+    let finishing = sink.finish()?;
     if let Source::Lake(rep) = &source {
         let r = rep.report();
         let t = &r.totals;
@@ -266,6 +262,7 @@ pub fn run(args: &BacktestArgs) -> Result<()> {
         Ok(())
     })?;
     let mut report = report_json(&cfg, &sink, &trips, first, last, quality, &stats)?;
+    finishing.wait()?;
     let seconds = stopwatch.seconds();
     report["resources"] = json!({
         "wall_seconds": seconds,
@@ -505,6 +502,8 @@ fn write_visuals(
 enum Source {
     /// One file, handed over as one chunk.
     File(Option<Vec<BarRecord>>),
+    /// One time-ordered Parquet file, decoded batch by batch.
+    FileStream(Box<data::FileStream>),
     /// The lake, streamed in time order.
     Lake(Box<replay::BarReplay>),
 }
@@ -521,6 +520,7 @@ impl Source {
                 }
                 None => Ok(false),
             },
+            Source::FileStream(stream) => stream.next_chunk(out),
             Source::Lake(rep) => Ok(rep.next_chunk(out)?.is_some()),
         }
     }

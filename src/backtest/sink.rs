@@ -11,7 +11,7 @@
 //! bar time: the portfolio marked at that bar's close.
 
 use std::fs::File;
-use std::io::{BufWriter, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use actors::portfolio::RoundTrip;
@@ -61,44 +61,101 @@ struct PendingDecision {
     expected: Option<(f64, f64, f64, f64)>,
 }
 
+/// Bytes a streamed file hands to its writer thread at a time.
+const CHUNK: usize = 1 << 20;
+/// Chunks in flight to the writer.
+const CHUNKS_IN_FLIGHT: usize = 4;
+
+/// A file written in the background: the sink formats rows into 1 MB chunks and a writer
+/// thread does the `write` system calls (and the final `fsync`), so the pipeline's thread
+/// never waits on the kernel copying hundreds of megabytes into the page cache.
 struct StreamFile {
     tmp: PathBuf,
     dest: PathBuf,
-    out: Option<BufWriter<File>>,
+    buf: Vec<u8>,
+    tx: Option<crossbeam_channel::Sender<Vec<u8>>>,
+    back: crossbeam_channel::Receiver<Vec<u8>>,
+    writer: Option<std::thread::JoinHandle<std::io::Result<()>>>,
 }
 
 impl StreamFile {
     fn create(dir: &Path, name: &str, header: &str) -> Result<Self> {
         let dest = dir.join(name);
         let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
-        let file = File::create(&tmp)
+        let mut file = File::create(&tmp)
             .with_context(|| format!("cannot create output {}", dest.display()))?;
-        let mut out = BufWriter::with_capacity(1 << 20, file);
-        out.write_all(header.as_bytes())?;
-        out.write_all(b"\n")?;
+        let (tx, rx) = crossbeam_channel::bounded::<Vec<u8>>(CHUNKS_IN_FLIGHT);
+        let (back_tx, back) = crossbeam_channel::bounded::<Vec<u8>>(CHUNKS_IN_FLIGHT + 1);
+        let writer = std::thread::Builder::new()
+            .name("hermes-csv-writer".into())
+            .spawn(move || -> std::io::Result<()> {
+                for mut chunk in rx {
+                    file.write_all(&chunk)?;
+                    chunk.clear();
+                    let _ = back_tx.try_send(chunk);
+                }
+                // Durable before it is renamed into place.
+                file.sync_all()
+            })
+            .with_context(|| format!("cannot start the writer of {}", dest.display()))?;
+        let mut buf = Vec::with_capacity(CHUNK + 4096);
+        buf.extend_from_slice(header.as_bytes());
+        buf.push(b'\n');
         Ok(Self {
             tmp,
             dest,
-            out: Some(out),
+            buf,
+            tx: Some(tx),
+            back,
+            writer: Some(writer),
         })
     }
 
     fn write(&mut self, bytes: &[u8]) -> std::io::Result<()> {
-        match self.out.as_mut() {
-            Some(o) => o.write_all(bytes),
+        self.buf.extend_from_slice(bytes);
+        if self.buf.len() >= CHUNK {
+            self.hand_over()?;
+        }
+        Ok(())
+    }
+
+    /// Hands the buffered bytes to the writer thread.
+    fn hand_over(&mut self) -> std::io::Result<()> {
+        if self.buf.is_empty() {
+            return Ok(());
+        }
+        let next = self
+            .back
+            .try_recv()
+            .unwrap_or_else(|_| Vec::with_capacity(CHUNK + 4096));
+        let full = std::mem::replace(&mut self.buf, next);
+        let sent = self.tx.as_ref().is_some_and(|tx| tx.send(full).is_ok());
+        if sent {
+            Ok(())
+        } else {
+            // The writer stopped: its error says why.
+            Err(self
+                .stop_writer()
+                .err()
+                .unwrap_or_else(|| std::io::Error::other("the writer thread stopped")))
+        }
+    }
+
+    /// Closes the writer's queue and waits for it to write, sync and stop.
+    fn stop_writer(&mut self) -> std::io::Result<()> {
+        self.tx = None;
+        match self.writer.take().map(std::thread::JoinHandle::join) {
+            Some(Ok(r)) => r,
+            Some(Err(_)) => Err(std::io::Error::other("the writer thread panicked")),
             None => Ok(()),
         }
     }
 
+    /// Writes what is buffered, syncs and renames into place (after the writer is done).
     fn finish(mut self) -> Result<()> {
-        let Some(out) = self.out.take() else {
-            return Ok(());
-        };
-        let file = out
-            .into_inner()
-            .map_err(|e| e.into_error())
+        self.hand_over()
+            .and_then(|()| self.stop_writer())
             .with_context(|| format!("writing {}", self.dest.display()))?;
-        file.sync_all()?;
         std::fs::rename(&self.tmp, &self.dest)
             .with_context(|| format!("cannot move output into place at {}", self.dest.display()))
     }
@@ -106,8 +163,32 @@ impl StreamFile {
 
 impl Drop for StreamFile {
     fn drop(&mut self) {
+        let _ = self.stop_writer();
         // After a successful `finish` the temporary name no longer exists.
         let _ = std::fs::remove_file(&self.tmp);
+    }
+}
+
+/// Streamed files being finished in the background (written out, synced, renamed); see
+/// [`OutputSink::finish`].
+pub struct Finishing(Vec<std::thread::JoinHandle<Result<()>>>);
+
+impl Finishing {
+    /// Waits until every file is in place.
+    ///
+    /// # Errors
+    /// The first file's IO failure, naming it.
+    pub fn wait(self) -> Result<()> {
+        let mut first = Ok(());
+        for h in self.0 {
+            let r = h
+                .join()
+                .unwrap_or_else(|_| Err(anyhow::anyhow!("an output writer thread panicked")));
+            if first.is_ok() {
+                first = r;
+            }
+        }
+        first
     }
 }
 
@@ -380,19 +461,27 @@ impl OutputSink {
         Ok(())
     }
 
-    /// Writes the last decision row and moves every streamed file into place.
+    /// Writes the last decision row and starts moving every streamed file into place (written
+    /// out, synced, renamed) in the background; [`Finishing::wait`] waits for it.
     ///
     /// # Errors
     /// IO failures naming the file.
-    pub fn finish(&mut self) -> Result<()> {
+    pub fn finish(&mut self) -> Result<Finishing> {
         self.flush_decision().context("writing decisions.csv")?;
-        if let Some(f) = self.decisions.take() {
-            f.finish()?;
+        let mut handles = Vec::new();
+        for f in [self.decisions.take(), self.equity.take()]
+            .into_iter()
+            .flatten()
+        {
+            let name = f.dest.display().to_string();
+            handles.push(
+                std::thread::Builder::new()
+                    .name("hermes-csv-finish".into())
+                    .spawn(move || f.finish())
+                    .with_context(|| format!("cannot finish {name}"))?,
+            );
         }
-        if let Some(f) = self.equity.take() {
-            f.finish()?;
-        }
-        Ok(())
+        Ok(Finishing(handles))
     }
 
     /// The starting cash.
@@ -462,18 +551,16 @@ impl Sink for OutputSink {
         })
     }
 
+    /// Hands every buffered row to the files' writer threads.
     fn flush(&mut self) -> Result<(), SinkError> {
         for f in [self.decisions.as_mut(), self.equity.as_mut()]
             .into_iter()
             .flatten()
         {
-            f.out
-                .as_mut()
-                .map_or(Ok(()), Write::flush)
-                .map_err(|e| SinkError {
-                    sink: "backtest files",
-                    message: format!("{}: {e}", f.dest.display()),
-                })?;
+            f.hand_over().map_err(|e| SinkError {
+                sink: "backtest files",
+                message: format!("{}: {e}", f.dest.display()),
+            })?;
         }
         Ok(())
     }
