@@ -422,34 +422,45 @@ impl<'a, S: Sink> ReplayHost<'a, S> {
         let (back_tx, back_rx) = crossbeam_channel::bounded::<Batch>(BATCHES_IN_FLIGHT + 2);
         let merged = &mut self.merged;
         let (result, stage) = std::thread::scope(|s| {
-            let producer = s.spawn(move || {
-                loop {
-                    let mut b = back_rx.try_recv().unwrap_or_else(|_| Batch::new());
-                    let mut end = false;
-                    while b.events.len() < BATCH_EVENTS {
-                        match merged.next_event() {
-                            Ok(Some((index, event))) => {
-                                stage.on_event(&event, &mut b.regimes);
-                                b.events.push((index, event));
-                            }
-                            Ok(None) => {
-                                end = true;
-                                break;
-                            }
-                            Err(e) => {
-                                b.error = Some(e);
-                                break;
+            let producer = std::thread::Builder::new()
+                .name("hermes-replay".into())
+                .spawn_scoped(s, move || {
+                    loop {
+                        let mut b = back_rx.try_recv().unwrap_or_else(|_| Batch::new());
+                        let mut end = false;
+                        while b.events.len() < BATCH_EVENTS {
+                            match merged.next_event() {
+                                Ok(Some((index, event))) => {
+                                    stage.on_event(&event, &mut b.regimes);
+                                    b.events.push((index, event));
+                                }
+                                Ok(None) => {
+                                    end = true;
+                                    break;
+                                }
+                                Err(e) => {
+                                    b.error = Some(e);
+                                    break;
+                                }
                             }
                         }
+                        let last = end || b.error.is_some();
+                        // A send fails only when the consumer stopped (its error ends the run).
+                        if tx.send(b).is_err() || last {
+                            break;
+                        }
                     }
-                    let last = end || b.error.is_some();
-                    // A send fails only when the consumer stopped (its error ends the run).
-                    if tx.send(b).is_err() || last {
-                        break;
-                    }
+                    stage
+                });
+            let producer = match producer {
+                Ok(p) => p,
+                Err(e) => {
+                    let err = ReplayError::Config {
+                        message: format!("cannot start the replay thread: {e}"),
+                    };
+                    return (Err(err), None);
                 }
-                stage
-            });
+            };
             let result = consume(
                 &mut self.driver,
                 &self.clock,
@@ -460,13 +471,13 @@ impl<'a, S: Sink> ReplayHost<'a, S> {
             // Unblocks a producer waiting on a full queue after a consumer error.
             drop(rx);
             let stage = producer.join();
-            (result, stage)
+            (result, Some(stage))
         });
-        let stage = match stage {
-            Ok(stage) => stage,
-            Err(panic) => std::panic::resume_unwind(panic),
-        };
-        self.driver.pipeline_mut().join_regime_stage(stage);
+        match stage {
+            Some(Ok(stage)) => self.driver.pipeline_mut().join_regime_stage(stage),
+            Some(Err(panic)) => std::panic::resume_unwind(panic),
+            None => {}
+        }
         result?;
         Ok(self.stats())
     }
