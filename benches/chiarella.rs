@@ -63,6 +63,46 @@ fn bench_simulate(c: &mut Criterion) {
     group.finish();
 }
 
+/// The adaptive backtest's per-entry-signal forecast at the simulator's default shape
+/// (`actors::simulator`: 256 paths × 60 steps, then the order's impact on one paired path), and
+/// the paired run at that full shape.
+fn bench_forecast(c: &mut Criterion) {
+    let mut group = c.benchmark_group("chiarella_forecast");
+    group.warm_up_time(Duration::from_secs(2));
+    group
+        .sample_size(100)
+        .measurement_time(Duration::from_secs(4));
+    let cfg = SimConfig {
+        paths: 256,
+        steps: 60,
+        seed: 42,
+    };
+    let order = OrderImpactSpec {
+        size: 5.0,
+        steps: 1,
+    };
+    group.throughput(Throughput::Elements((cfg.paths * cfg.steps) as u64));
+    group.bench_function("simulate/256x60", |b| {
+        b.iter(|| simulate(black_box(&params()), black_box(&cfg)).expect("valid inputs"));
+    });
+    group.bench_function("simulate_with_order/256x60", |b| {
+        b.iter(|| {
+            simulate_with_order(black_box(&params()), black_box(&cfg), black_box(&order))
+                .expect("valid inputs")
+        });
+    });
+    let one_path = SimConfig { paths: 1, ..cfg };
+    group.bench_function("simulator_forecast/256x60+1", |b| {
+        b.iter(|| {
+            let s = simulate(black_box(&params()), black_box(&cfg)).expect("valid inputs");
+            let i = simulate_with_order(black_box(&params()), &one_path, black_box(&order))
+                .expect("valid inputs");
+            (s, i)
+        });
+    });
+    group.finish();
+}
+
 fn bench_metrics(c: &mut Criterion) {
     const BARS: usize = 1_000_000;
     let mut rng = Xoshiro256PlusPlus::seed_from_u64(7);
@@ -84,5 +124,5 @@ fn bench_metrics(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, bench_simulate, bench_metrics);
+criterion_group!(benches, bench_simulate, bench_forecast, bench_metrics);
 criterion_main!(benches);

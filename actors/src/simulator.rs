@@ -35,9 +35,10 @@
 //!   calibration or simulation, a window without volume, a forecast price ≤ 0. The latter set
 //!   the actor [`Lifecycle::Degraded`] until the next successful forecast.
 //! * **Cost**: one forecast allocates the library's per-path buffers (a few `paths`-long
-//!   `Vec`s). With the defaults it took about 0.2 ms with a cached calibration and 0.2–0.4 ms
-//!   with a recalibration (500 closes), measured on a loaded 2-core box; a backtest pays it
-//!   once per entry signal.
+//!   `Vec`s). With the defaults the model part (256 × 60 paths plus the one paired path) takes
+//!   ≈ 45–60 µs in `cargo bench --bench chiarella` (`chiarella_forecast/simulator_forecast`,
+//!   ≈ 95 µs before the lockstep kernel) on a loaded 2-core box; a recalibration (500 closes)
+//!   adds a few µs. A backtest pays it once per entry signal.
 
 use crate::config_key as key;
 use serde::Deserialize;

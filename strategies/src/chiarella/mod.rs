@@ -18,8 +18,10 @@
 //!   `s = √((λ·w_N·σ_N·Δt)² + σ_p²·Δt)`: the same law as two draws at half the cost.
 //!   When `s = 0` no random numbers are drawn and every path is the deterministic recursion.
 //! * **Random streams.** Path `i` owns a `Xoshiro256PlusPlus` seeded (through SplitMix64) from
-//!   a bijective mix of `(seed, i)`; paths run in parallel with rayon and are reduced in path
-//!   order, so a summary is bit-identical whatever the number of threads.
+//!   a bijective mix of `(seed, i)` (blocks of paths draw from their streams in lockstep, value
+//!   for value what `rand_distr::StandardNormal` draws from each); paths run in parallel with
+//!   rayon and are reduced in path order, so a summary is bit-identical whatever the number of
+//!   threads.
 //! * **Summaries** ([`Quantiles`]): `std` is the population standard deviation (ddof 0, numpy's
 //!   default); quantiles use linear interpolation between order statistics (numpy's default
 //!   `method="linear"`, [`crate::metrics::quantile_sorted`]).
@@ -29,7 +31,9 @@
 //! * **Order impact**: see [`OrderImpactSpec`]. **Calibration normalisation**: see [`calibrate`].
 
 mod calibrate;
+mod normals;
 mod sim;
+mod ziggurat;
 
 pub use calibrate::{Calibration, MIN_CALIBRATION_PRICES, calibrate};
 pub use sim::{
@@ -42,7 +46,7 @@ use serde::{Deserialize, Serialize};
 use crate::{Error, Result};
 
 /// Largest number of paths [`SimConfig`] accepts (the simulator stores a few `f64` per path:
-/// about 64 MB at the limit, twice that for [`simulate_with_order`]).
+/// about 64 MB at the limit).
 pub const MAX_PATHS: usize = 1_000_000;
 
 /// Largest `paths × steps` [`SimConfig`] accepts: about a minute of CPU on one core.
