@@ -42,7 +42,7 @@ use crate::messages::{
 };
 use crate::portfolio::{Portfolio, PortfolioConfig, RoundTrip};
 use crate::recorder::{Recorder, Sink, SinkError};
-use crate::regime_detector::{RegimeConfig, RegimeDetector};
+use crate::regime_detector::{Arrival, RegimeConfig, RegimeDetector};
 use crate::risk::{PortfolioView, RiskConfig, RiskManager};
 use crate::simulator::{Simulator, SimulatorConfig};
 use crate::strategy_selector::{SelectorConfig, StrategySelector};
@@ -128,22 +128,47 @@ pub struct PipelineStats {
 /// One regime computed ahead by a [`RegimeStage`], or the detector's refusal of the bar.
 pub type StagedRegime = Result<Regime, String>;
 
+/// Bars whose regime detector arrival runs ahead of their settling in a [`RegimeStage`]: a
+/// fit due at a bar then computes on the fitter thread while the stage settles the bars before
+/// it (at a few million bars per second, about 15–20 ms of work, longer than a typical refit).
+pub const STAGE_LOOKAHEAD_BARS: usize = 1 << 16;
+
 /// The market half of the pipeline (bar builder → regime detector), split off to run ahead on
 /// another thread; see the module docs.
+///
+/// Inside, the detector's two halves are apart by up to [`STAGE_LOOKAHEAD_BARS`] bars: a bar
+/// *arrives* (its return enters the window; a fit due there starts on the fitter thread) when
+/// its event is pushed, and is *settled* (the fit put in use, the filter stepped, the regime
+/// emitted) that many bars later. Events are released, with their regimes, once every bar they
+/// closed is settled. The regimes are exactly those of the inline detector.
 #[derive(Debug)]
 pub struct RegimeStage {
+    /// Bars between arrival and settling.
+    lookahead: usize,
     bars: BarBuilder,
     regime: RegimeDetector,
     buf: Vec<Bar>,
+    /// Events pushed and not yet released, with the number of bars each closed.
+    events: VecDeque<(usize, MarketEvent, usize)>,
+    /// Bars arrived and not yet settled.
+    arrived: VecDeque<(Bar, Result<Arrival, String>)>,
+    /// Regimes settled and not yet released.
+    settled: VecDeque<StagedRegime>,
 }
 
 impl RegimeStage {
-    /// Handles one host input exactly as the pipeline's bar builder will, and appends the
-    /// regime of every bar it closes to `out`. An input the bar builder refuses yields nothing
-    /// (the pipeline refuses it the same way and stops the replay there).
-    pub fn on_event(&mut self, event: &MarketEvent, out: &mut Vec<StagedRegime>) {
+    /// Sets the bars between arrival and settling (tests use short ones).
+    #[cfg(test)]
+    pub(crate) fn set_lookahead(&mut self, bars: usize) {
+        self.lookahead = bars;
+    }
+
+    /// Takes one host input (with its source index), exactly as the pipeline's bar builder
+    /// will; the bars it closes arrive at the detector. An input the bar builder refuses closes
+    /// no bar (the pipeline refuses it the same way and stops the replay there).
+    pub fn push(&mut self, index: usize, event: MarketEvent) {
         self.buf.clear();
-        let built = match event {
+        let built = match &event {
             MarketEvent::Kline {
                 symbol,
                 ohlcv,
@@ -155,10 +180,40 @@ impl RegimeStage {
             MarketEvent::Trade(t) => self.bars.on_trade(t, &mut self.buf).is_ok(),
             MarketEvent::Command(_) => false,
         };
+        let mut closed = 0;
         if built {
             for b in &self.buf {
-                out.push(self.regime.on_bar(b).map_err(|e| e.to_string()));
+                let a = self.regime.arrive(b).map_err(|e| e.to_string());
+                self.arrived.push_back((*b, a));
+                closed += 1;
             }
+        }
+        self.events.push_back((index, event, closed));
+    }
+
+    /// Settles bars beyond the lookahead (every bar with `all`, at the end of the input) and
+    /// moves each event whose bars are all settled, with their regimes, into `events` and
+    /// `regimes`, in order.
+    pub fn release(
+        &mut self,
+        all: bool,
+        events: &mut Vec<(usize, MarketEvent)>,
+        regimes: &mut Vec<StagedRegime>,
+    ) {
+        while self.arrived.len() > self.lookahead || (all && !self.arrived.is_empty()) {
+            let Some((bar, a)) = self.arrived.pop_front() else {
+                break;
+            };
+            self.settled
+                .push_back(a.map(|a| self.regime.settle(&bar, a)));
+        }
+        while let Some(&(index, event, closed)) = self.events.front() {
+            if self.settled.len() < closed {
+                break;
+            }
+            self.events.pop_front();
+            events.push((index, event));
+            regimes.extend(self.settled.drain(..closed));
         }
     }
 }
@@ -299,10 +354,16 @@ impl<S: Sink> Pipeline<S> {
             return None;
         }
         self.ahead = Some(VecDeque::with_capacity(1 << 12));
+        let mut regime = self.regime.clone();
+        regime.fit_in_background();
         Some(RegimeStage {
+            lookahead: STAGE_LOOKAHEAD_BARS,
             bars: self.bars.clone(),
-            regime: self.regime.clone(),
+            regime,
             buf: Vec::with_capacity(16),
+            events: VecDeque::with_capacity(STAGE_LOOKAHEAD_BARS + 1024),
+            arrived: VecDeque::with_capacity(STAGE_LOOKAHEAD_BARS + 1024),
+            settled: VecDeque::with_capacity(1024),
         })
     }
 

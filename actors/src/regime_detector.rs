@@ -74,10 +74,12 @@ pub const MAX_WINDOW: usize = 10_000_000;
 
 /// Regime detector settings (`[regime]` in the TOML files).
 ///
-/// Cost of the defaults, measured on 3.7 M synthetic 1-minute bars of one symbol (a loaded
-/// 2-core box, one rayon thread): about 3 s in all — 0.45 s of filtering and 367 warm refits of
-/// about 7.6 ms (4 EM iterations on 20 000 returns); the first, full fit (2 restarts) about
-/// 0.2 s. A refit costs about `iterations × window × 95 ns`.
+/// Cost: a refit costs about `iterations × window × 100–150 ns` (more while outliers keep the
+/// filter on its exact log-space path), the filter about 50–100 ns a bar. On the bench's 3.68 M
+/// synthetic 1-minute bars of one symbol the defaults make 85 fits costing about 1.25 s of CPU
+/// (a 10 080-return window would halve that, at the cost of worse labels). In a
+/// backtest the replay host runs them on a fitter thread ahead of their use (see
+/// `crate::replay_host`), in the live host `refit_lag_bars` moves them off the engine thread.
 #[derive(Debug, Clone, PartialEq, Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct RegimeConfig {
@@ -88,10 +90,12 @@ pub struct RegimeConfig {
     /// Bars of a symbol collected before its first fit (≥ 2K + 1). Default 10 080 (a week of
     /// 1-minute bars).
     pub warmup_bars: usize,
-    /// Bars between refits; 0 = never refit. Default 10 080.
+    /// Bars between refits; 0 = never refit. Default 43 200 (30 days of 1-minute bars).
     pub refit_every: usize,
-    /// Most recent returns each fit uses (≥ 2K). Default 20 000 (consecutive windows overlap
-    /// by half, so warm refits converge in a few iterations).
+    /// Most recent returns each fit uses (≥ 2K). Default 20 000 (two weeks of 1-minute bars:
+    /// on the bench's series, a third of the time in each of three volatility levels, a
+    /// one-week window saw too few level changes and labelled 92 % of the bars volatile,
+    /// against 52 % with 20 000).
     pub window: usize,
     /// Seeded EM restarts of a full fit. Default 2.
     pub restarts: usize,
@@ -268,20 +272,21 @@ pub enum RegimeError {
 /// the tail of the window it was fitted on; or why it failed.
 type FitOutcome = Result<(GaussianHmm, usize, OnlineFilter), String>;
 
-/// A background fit of one symbol, from its start to its use.
+/// A fit of one symbol, from its start (a copy of the window) to its use.
 #[derive(Debug, Clone)]
 struct PendingFit {
     /// Fit index of the symbol.
     index: u64,
     /// The symbol's bar count at which the result goes into use.
     apply_at: u64,
-    /// The window the fit runs on (kept so a clone can redo it).
+    /// The window the fit runs on.
     obs: Vec<f64>,
-    /// The model a warm refit starts from.
-    prev: Option<GaussianHmm>,
-    /// Returns pushed to the window since the fit started.
-    returns_since: usize,
-    /// The result, once received.
+    /// Returns of the bars after the fit's start up to `apply_at`, which the new filter
+    /// catches up over.
+    catch_up: Vec<f64>,
+    /// Handed to the fitter thread (else it is computed where it goes into use).
+    sent: bool,
+    /// The result, once known.
     result: Option<FitOutcome>,
 }
 
@@ -290,10 +295,10 @@ struct FitJob {
     symbol: usize,
     index: u64,
     obs: Vec<f64>,
-    prev: Option<GaussianHmm>,
 }
 
-/// The fitter thread and its queues.
+/// The fitter thread and its queues. It keeps each symbol's chain of models (the model a warm
+/// refit starts from is the one the previous fit left in use, as inline).
 struct Fitter {
     jobs: Option<crossbeam_channel::Sender<FitJob>>,
     done: crossbeam_channel::Receiver<(usize, u64, FitOutcome)>,
@@ -307,14 +312,18 @@ impl std::fmt::Debug for Fitter {
 }
 
 impl Fitter {
-    fn spawn(config: RegimeConfig) -> Option<Self> {
+    fn spawn(config: RegimeConfig, mut chain: Vec<Option<GaussianHmm>>) -> Option<Self> {
         let (jobs, job_rx) = crossbeam_channel::unbounded::<FitJob>();
         let (done_tx, done) = crossbeam_channel::unbounded();
         let thread = std::thread::Builder::new()
             .name("hermes-regime-fit".into())
             .spawn(move || {
                 while let Ok(job) = job_rx.recv() {
-                    let out = compute_fit(&config, job.prev.as_ref(), &job.obs, job.index);
+                    let prev = chain.get(job.symbol).and_then(Option::as_ref);
+                    let out = compute_fit(&config, prev, &job.obs, job.index);
+                    if let (Ok((m, _, _)), Some(slot)) = (&out, chain.get_mut(job.symbol)) {
+                        *slot = Some(m.clone());
+                    }
                     if done_tx.send((job.symbol, job.index, out)).is_err() {
                         break;
                     }
@@ -339,10 +348,21 @@ impl Drop for Fitter {
     }
 }
 
+/// What [`RegimeDetector::arrive`] learnt from a bar, for [`RegimeDetector::settle`].
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Arrival {
+    /// The symbol's bar count.
+    n: u64,
+    /// The bar's log return (NaN when there is none).
+    ret: f64,
+    /// The symbol's first bar.
+    first: bool,
+}
+
 #[derive(Debug, Clone)]
 struct SymbolState {
-    /// The background fit in flight.
-    pending: Option<PendingFit>,
+    /// Fits started and not yet in use, oldest first.
+    pending: std::collections::VecDeque<PendingFit>,
     returns: Ring<f64>,
     last_close: Option<f64>,
     bars: u64,
@@ -364,7 +384,9 @@ pub struct RegimeDetector {
     symbols: Vec<SymbolState>,
     scratch: Vec<f64>,
     invalid_closes: u64,
-    /// The background fitter (`refit_lag_bars > 0`), spawned on the first fit.
+    /// Fits run on the fitter thread (`refit_lag_bars > 0`, or a host's choice).
+    background: bool,
+    /// The fitter thread, spawned on the first background fit.
     fitter: Option<Fitter>,
 }
 
@@ -376,6 +398,7 @@ impl Clone for RegimeDetector {
             symbols: self.symbols.clone(),
             scratch: self.scratch.clone(),
             invalid_closes: self.invalid_closes,
+            background: self.background,
             fitter: None,
         }
     }
@@ -409,7 +432,7 @@ impl RegimeDetector {
         });
         let window = if config.enabled { config.window } else { 1 };
         let state = SymbolState {
-            pending: None,
+            pending: std::collections::VecDeque::new(),
             returns: Ring::new(window),
             last_close: None,
             bars: 0,
@@ -431,6 +454,7 @@ impl RegimeDetector {
         Ok(Self {
             scratch: Vec::with_capacity(window),
             symbols: vec![state; n_symbols],
+            background: config.refit_lag_bars > 0,
             config,
             invalid_closes: 0,
             fitter: None,
@@ -499,12 +523,32 @@ impl RegimeDetector {
         self.invalid_closes
     }
 
+    /// Runs fits on a fitter thread from now on (a host splitting arrival from settling, see
+    /// [`RegimeDetector::arrive`]); records do not change. Only before the first bar.
+    pub(crate) fn fit_in_background(&mut self) {
+        if self.symbols.iter().all(|s| s.bars == 0) {
+            self.background = true;
+        }
+    }
+
     /// Handles one closed bar of a symbol: updates the return window, fits when due, steps
     /// the filter and returns the symbol's regime for this bar.
     ///
     /// # Errors
     /// [`RegimeError::UnknownSymbol`] (nothing changes).
     pub fn on_bar(&mut self, bar: &Bar) -> Result<Regime, RegimeError> {
+        let a = self.arrive(bar)?;
+        Ok(self.settle(bar, a))
+    }
+
+    /// The first half of [`RegimeDetector::on_bar`]: takes the bar's return into the window
+    /// and starts a fit when one is due (on the fitter thread when fitting in the background).
+    /// A host may let arrivals run ahead of [`RegimeDetector::settle`] (which must then see
+    /// the same bars, in order), so a fit computes while the bars before its own are settled.
+    ///
+    /// # Errors
+    /// [`RegimeError::UnknownSymbol`] (nothing changes).
+    pub(crate) fn arrive(&mut self, bar: &Bar) -> Result<Arrival, RegimeError> {
         let i = usize::from(bar.symbol);
         if i >= self.symbols.len() {
             return Err(RegimeError::UnknownSymbol {
@@ -513,11 +557,16 @@ impl RegimeDetector {
             });
         }
         if !self.config.enabled {
-            return Ok(unknown(bar, self.config.states));
+            return Ok(Arrival {
+                n: 0,
+                ret: f64::NAN,
+                first: true,
+            });
         }
         let close = bar.ohlcv.close();
         let s = &mut self.symbols[i];
         s.bars += 1;
+        let n = s.bars;
         let first = s.last_close.is_none();
         let mut ret = f64::NAN;
         if close > 0.0 {
@@ -530,28 +579,42 @@ impl RegimeDetector {
         }
         if ret.is_finite() {
             s.returns.push(ret);
-            if let Some(p) = s.pending.as_mut() {
-                p.returns_since += 1;
+            for p in s.pending.iter_mut().filter(|p| n <= p.apply_at) {
+                p.catch_up.push(ret);
             }
         }
-        let applied = s.pending.as_ref().is_some_and(|p| p.apply_at == s.bars) && self.apply(i);
-        let refitted = applied || (self.fit_due(i) && self.refit(i));
+        if s.bars == s.next_fit {
+            self.start_fit(i);
+        }
+        Ok(Arrival { n, ret, first })
+    }
+
+    /// The second half of [`RegimeDetector::on_bar`]: puts a fit due at this bar in use
+    /// (waiting for it if needed), steps the filter and returns the bar's regime.
+    pub(crate) fn settle(&mut self, bar: &Bar, a: Arrival) -> Regime {
+        let i = usize::from(bar.symbol);
+        if !self.config.enabled || i >= self.symbols.len() {
+            return unknown(bar, self.config.states);
+        }
+        let mut refitted = false;
+        while self.symbols[i]
+            .pending
+            .front()
+            .is_some_and(|p| p.apply_at == a.n)
+        {
+            refitted |= self.apply(i);
+        }
         let s = &mut self.symbols[i];
         match &mut s.filter {
-            Some(f) if !refitted && !first => {
-                f.update(ret);
+            Some(f) if !refitted && !a.first => {
+                f.update(a.ret);
             }
             _ => {}
         }
-        Ok(match &s.filter {
+        match &s.filter {
             Some(f) => regime_of(bar, f, &s.labels, self.config.min_confidence),
             None => unknown(bar, self.config.states),
-        })
-    }
-
-    fn fit_due(&self, i: usize) -> bool {
-        let s = &self.symbols[i];
-        s.bars == s.next_fit
+        }
     }
 
     /// The bar count of the fit after one attempted at bar count `n` (see the module docs).
@@ -563,121 +626,139 @@ impl RegimeDetector {
         }
     }
 
-    /// Fits symbol `i` on its window; `true` when a new model (and re-filtered belief) is in
-    /// place, `false` when the fit failed (previous model kept, symbol degraded) or runs in
-    /// the background.
-    fn refit(&mut self, i: usize) -> bool {
-        let ok = if self.config.refit_lag_bars > 0 {
-            self.start_background_fit(i);
-            false
-        } else {
-            self.try_refit(i)
-        };
-        let s = &self.symbols[i];
-        let next = self.next_fit_after(s.bars, s.model.is_some());
-        self.symbols[i].next_fit = next;
-        ok
-    }
-
-    fn try_refit(&mut self, i: usize) -> bool {
-        let s = &mut self.symbols[i];
-        s.returns.copy_into(&mut self.scratch);
-        let index = s.fits;
-        s.fits += 1;
-        let outcome = compute_fit(&self.config, s.model.as_ref(), &self.scratch, index);
-        self.put_in_place(i, index, outcome, 0)
-    }
-
-    /// Copies the window of symbol `i` into a job for the fitter thread (spawning it on first
-    /// use; without a thread the fit is done when due, from the copy).
-    fn start_background_fit(&mut self, i: usize) {
+    /// Starts the fit due at symbol `i`'s current bar: copies the window, schedules its use
+    /// `refit_lag_bars` later and the next fit, and hands it to the fitter thread when fitting
+    /// in the background.
+    fn start_fit(&mut self, i: usize) {
+        let lag = self.config.refit_lag_bars as u64;
+        if self.background && self.fitter.is_none() {
+            let chain = self.symbols.iter().map(|s| s.model.clone()).collect();
+            self.fitter = Fitter::spawn(self.config.clone(), chain);
+            if self.fitter.is_none() {
+                self.background = false;
+            }
+        }
         let s = &mut self.symbols[i];
         let mut obs = Vec::with_capacity(s.returns.len());
         s.returns.copy_into(&mut obs);
         let index = s.fits;
         s.fits += 1;
-        let prev = s.model.clone();
-        let apply_at = s.bars + self.config.refit_lag_bars as u64;
-        if self.fitter.is_none() {
-            self.fitter = Fitter::spawn(self.config.clone());
-        }
-        let sent = self
-            .fitter
-            .as_ref()
-            .and_then(|f| f.jobs.as_ref())
-            .is_some_and(|tx| {
-                tx.send(FitJob {
+        let n = s.bars;
+        let mut sent = false;
+        if self.background
+            && let Some(tx) = self.fitter.as_ref().and_then(|f| f.jobs.as_ref())
+        {
+            sent = tx
+                .send(FitJob {
                     symbol: i,
                     index,
                     obs: obs.clone(),
-                    prev: prev.clone(),
                 })
-                .is_ok()
-            });
-        let result = (!sent).then(|| compute_fit(&self.config, prev.as_ref(), &obs, index));
-        self.symbols[i].pending = Some(PendingFit {
+                .is_ok();
+        }
+        self.symbols[i].pending.push_back(PendingFit {
             index,
-            apply_at,
+            apply_at: n + lag,
             obs,
-            prev,
-            returns_since: 0,
-            result,
+            catch_up: Vec::new(),
+            sent,
+            result: None,
         });
+        // Whether a model will exist after this fit decides the schedule only when fitting
+        // once (`refit_every = 0`): find out now (the fit is then the first one, or a retry).
+        let have_model = if self.config.refit_every == 0 {
+            self.symbols[i].model.is_some() || self.resolve_last(i)
+        } else {
+            true
+        };
+        let next = self.next_fit_after(n, have_model);
+        self.symbols[i].next_fit = next;
     }
 
-    /// Puts the background fit of symbol `i` in place (waiting for it if needed); `true` when
-    /// a new model is in use.
-    fn apply(&mut self, i: usize) -> bool {
-        let Some(mut p) = self.symbols[i].pending.take() else {
+    /// Waits for (or computes) the newest pending fit of symbol `i`; whether it succeeded.
+    fn resolve_last(&mut self, i: usize) -> bool {
+        let Some(k) = self.symbols[i].pending.len().checked_sub(1) else {
             return false;
         };
-        while p.result.is_none() {
+        self.resolve(i, k);
+        matches!(self.symbols[i].pending[k].result, Some(Ok(_)))
+    }
+
+    /// Makes sure pending fit `k` of symbol `i` has its result: from the fitter thread
+    /// (waiting), or computed here from its window and the model in use.
+    fn resolve(&mut self, i: usize, k: usize) {
+        while self.symbols[i].pending[k].result.is_none() {
+            let p = &self.symbols[i].pending[k];
+            if !p.sent || self.fitter.is_none() {
+                // Everything before it is in use (pending fits go into use in order), so the
+                // model in use is the one a warm refit starts from.
+                let prev = self.symbols[i].model.as_ref();
+                let out = compute_fit(&self.config, prev, &p.obs, p.index);
+                self.symbols[i].pending[k].result = Some(out);
+                break;
+            }
             let Some(f) = self.fitter.as_ref() else {
-                p.result = Some(compute_fit(&self.config, p.prev.as_ref(), &p.obs, p.index));
                 break;
             };
             match f.done.recv() {
-                Ok((sym, index, out)) if sym == i && index == p.index => p.result = Some(out),
                 Ok((sym, index, out)) => {
-                    if let Some(q) = self.symbols[sym]
-                        .pending
-                        .as_mut()
-                        .filter(|q| q.index == index)
+                    if let Some(q) = self
+                        .symbols
+                        .get_mut(sym)
+                        .and_then(|s| s.pending.iter_mut().find(|q| q.index == index))
                     {
                         q.result = Some(out);
                     }
                 }
                 Err(_) => {
-                    // The fitter is gone: do the fit here.
+                    // The fitter is gone: compute what is left here.
                     self.fitter = None;
+                    for s in &mut self.symbols {
+                        for q in &mut s.pending {
+                            q.sent = false;
+                        }
+                    }
                 }
             }
         }
+    }
+
+    /// Puts symbol `i`'s oldest pending fit in use; `true` when a new model is in use.
+    fn apply(&mut self, i: usize) -> bool {
+        self.resolve(i, 0);
+        let Some(mut p) = self.symbols[i].pending.pop_front() else {
+            return false;
+        };
         let outcome = p
             .result
             .take()
             .unwrap_or_else(|| Err("no fit result".into()));
-        self.put_in_place(i, p.index, outcome, p.returns_since)
+        self.put_in_place(i, p.index, p.apply_at, outcome, &p.catch_up)
     }
 
     /// Uses a fit's outcome for symbol `i`: on success the model, labels and filter (caught up
-    /// over the `catch_up` newest returns of the window) replace the old ones.
-    fn put_in_place(&mut self, i: usize, index: u64, outcome: FitOutcome, catch_up: usize) -> bool {
+    /// over `catch_up`, the returns since the fit started) replace the old ones.
+    fn put_in_place(
+        &mut self,
+        i: usize,
+        index: u64,
+        at: u64,
+        outcome: FitOutcome,
+        catch_up: &[f64],
+    ) -> bool {
+        let refit_once = self.config.refit_every == 0;
         let s = &mut self.symbols[i];
         match outcome {
             Ok((model, iterations, mut filter)) => {
                 s.em_iterations += iterations as u64;
-                let n = s.returns.len();
-                for &r in s.returns.iter().skip(n.saturating_sub(catch_up)) {
+                for &r in catch_up {
                     filter.update(r);
                 }
                 s.labels = labels_of(&model);
                 s.filter = Some(filter);
                 s.model = Some(model);
                 s.degraded = None;
-                if self.config.refit_every == 0 {
-                    // Fitted once, as the schedule says (a background first fit was started
-                    // without a model, so its retry was scheduled).
+                if refit_once {
                     s.next_fit = u64::MAX;
                 }
                 true
@@ -685,8 +766,8 @@ impl RegimeDetector {
             Err(why) => {
                 s.failed_fits += 1;
                 s.degraded = Some(format!(
-                    "fit {index} of symbol {i} at its bar {} failed, previous model kept: {why}",
-                    s.bars
+                    "fit {index} of symbol {i} in use from its bar {at} failed, previous model \
+                     kept: {why}"
                 ));
                 false
             }
@@ -1000,7 +1081,10 @@ mod tests {
         assert_eq!(det.lifecycle(), Lifecycle::Degraded);
         let why = det.degraded_reason(0).unwrap();
         assert!(why.contains("no price variation"), "{why}");
-        assert!(why.contains("fit 1 of symbol 0 at its bar 1500"), "{why}");
+        assert!(
+            why.contains("fit 1 of symbol 0 in use from its bar 1500"),
+            "{why}"
+        );
         assert_eq!(det.model(0), Some(&before), "previous model kept");
         assert_eq!((det.fits(0), det.failed_fits(0)), (2, 1));
         assert!(

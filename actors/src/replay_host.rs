@@ -23,7 +23,8 @@
 //! # Two threads
 //! [`ReplayHost::run`] splits the market half of the pipeline off
 //! ([`Pipeline::split_regime_stage`]): a scoped producer thread merges the sources, runs the
-//! bar builder's copy and the regime detector (its Baum-Welch refits included) and hands
+//! bar builder's copy and the regime detector (its Baum-Welch refits on a fitter thread, started
+//! up to [`crate::pipeline::STAGE_LOOKAHEAD_BARS`] bars ahead of their use) and hands
 //! batches of events with their regimes to the caller's thread, which drives the rest of the
 //! pipeline. The regime detector depends on market data only, so this changes no record: the
 //! output is the single-threaded [`ReplayHost::step`] loop's, byte for byte (tested). Batches
@@ -330,6 +331,9 @@ pub struct ReplayStats {
 
 /// Runs a pipeline over merged sources, deterministically, on the caller's thread.
 pub struct ReplayHost<'a, S: Sink> {
+    /// Lookahead of the regime stage in [`ReplayHost::run`] (tests shorten it).
+    #[cfg(test)]
+    lookahead: Option<usize>,
     merged: MergedSources<'a>,
     driver: Driver<S>,
     clock: Arc<ManualClock>,
@@ -356,6 +360,8 @@ impl<'a, S: Sink> ReplayHost<'a, S> {
         let pipeline = Pipeline::new(config, filters, Recorder::new(sink)).map_err(config_err)?;
         let driver = Driver::new(pipeline, interval_ns, n_symbols).map_err(config_err)?;
         Ok(Self {
+            #[cfg(test)]
+            lookahead: None,
             merged: MergedSources::new(),
             driver,
             clock: Arc::new(ManualClock::new(UnixNanos::MIN)),
@@ -418,6 +424,10 @@ impl<'a, S: Sink> ReplayHost<'a, S> {
             while self.step()?.is_some() {}
             return Ok(self.stats());
         };
+        #[cfg(test)]
+        if let Some(bars) = self.lookahead {
+            stage.set_lookahead(bars);
+        }
         let (tx, rx) = crossbeam_channel::bounded::<Batch>(BATCHES_IN_FLIGHT);
         let (back_tx, back_rx) = crossbeam_channel::bounded::<Batch>(BATCHES_IN_FLIGHT + 2);
         let merged = &mut self.merged;
@@ -431,14 +441,17 @@ impl<'a, S: Sink> ReplayHost<'a, S> {
                         while b.events.len() < BATCH_EVENTS {
                             match merged.next_event() {
                                 Ok(Some((index, event))) => {
-                                    stage.on_event(&event, &mut b.regimes);
-                                    b.events.push((index, event));
+                                    stage.push(index, event);
+                                    stage.release(false, &mut b.events, &mut b.regimes);
                                 }
                                 Ok(None) => {
+                                    stage.release(true, &mut b.events, &mut b.regimes);
                                     end = true;
                                     break;
                                 }
                                 Err(e) => {
+                                    // The events before the error are handled first.
+                                    stage.release(true, &mut b.events, &mut b.regimes);
                                     b.error = Some(e);
                                     break;
                                 }

@@ -437,6 +437,23 @@ fn the_two_thread_run_records_exactly_what_the_step_loop_does() {
     ];
     let sources = vec![k0, k1, cmds];
     let (threaded, threaded_stats) = replay(config(2, "1m"), sources.clone());
+    // Short lookaheads: fits started a few bars before their use, events released mid-run.
+    for lookahead in [0, 1, 37, 500] {
+        let mut host =
+            ReplayHost::new(config(2, "1m"), &filters(2), MemorySink::default()).expect("host");
+        host.lookahead = Some(lookahead);
+        for s in &sources {
+            host.add_source(Box::new(VecSource::new(s.clone())));
+        }
+        host.run().expect("run");
+        let (sink, _, stats) = host.finish().expect("finish");
+        assert_eq!(
+            lines(&sink.events),
+            lines(&threaded),
+            "lookahead {lookahead}"
+        );
+        assert_eq!(stats.regime_fits, threaded_stats.regime_fits);
+    }
 
     let mut host =
         ReplayHost::new(config(2, "1m"), &filters(2), MemorySink::default()).expect("host");
