@@ -62,7 +62,7 @@ impl Quantiles {
         let n = values.len() as f64;
         let mean = values.iter().sum::<f64>() / n;
         let var = values.iter().map(|v| (v - mean) * (v - mean)).sum::<f64>() / n;
-        values.sort_unstable_by(f64::total_cmp);
+        sort_total_order(values);
         let q = |p: f64| quantile_sorted(values, p).unwrap_or(mean);
         Quantiles {
             mean,
@@ -73,6 +73,24 @@ impl Quantiles {
             q95: q(0.95),
             q99: q(0.99),
         }
+    }
+}
+
+/// Sorts `values` in [`f64::total_cmp`] order, by sorting integer keys with the same order
+/// (about twice as fast as comparing floats through `total_cmp`; a forecast sorts two
+/// 256-value samples).
+fn sort_total_order(values: &mut [f64]) {
+    // The IEEE 754 bit pattern with the sign bit flipped for positives and every bit flipped
+    // for negatives orders as `total_cmp` does.
+    let key = |x: f64| {
+        let b = x.to_bits();
+        if b >> 63 == 1 { !b } else { b | (1 << 63) }
+    };
+    let unkey = |k: u64| f64::from_bits(if k >> 63 == 1 { k & !(1 << 63) } else { !k });
+    let mut keys: Vec<u64> = values.iter().map(|&x| key(x)).collect();
+    keys.sort_unstable();
+    for (v, k) in values.iter_mut().zip(keys) {
+        *v = unkey(k);
     }
 }
 
@@ -598,6 +616,33 @@ pub fn sample_path(params: &ChiarellaParams, steps: usize, seed: u64) -> Result<
 mod tests {
     use super::super::tests::base_params;
     use super::*;
+
+    #[test]
+    fn integer_key_sort_orders_like_total_cmp() {
+        let mut rng = Xoshiro256PlusPlus::seed_from_u64(3);
+        let mut v: Vec<f64> = (0..2_000)
+            .map(|i| match i % 7 {
+                0 => 0.0,
+                1 => -0.0,
+                2 => f64::MIN_POSITIVE * rng.random::<f64>(),
+                3 => -1e300 * rng.random::<f64>(),
+                _ => (rng.random::<f64>() - 0.5) * 1e6,
+            })
+            .collect();
+        v.extend([
+            f64::MAX,
+            f64::MIN,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+            5e-324,
+            -5e-324,
+        ]);
+        let mut want = v.clone();
+        want.sort_by(f64::total_cmp);
+        sort_total_order(&mut v);
+        let bits = |x: &[f64]| x.iter().map(|f| f.to_bits()).collect::<Vec<_>>();
+        assert_eq!(bits(&v), bits(&want));
+    }
     use proptest::prelude::*;
 
     fn deterministic(fundamental: f64, kf: f64, kc: f64) -> ChiarellaParams {
