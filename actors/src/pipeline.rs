@@ -150,8 +150,8 @@ pub struct RegimeStage {
     buf: Vec<Bar>,
     /// Events pushed and not yet released, with the number of bars each closed.
     events: VecDeque<(usize, MarketEvent, usize)>,
-    /// Bars arrived and not yet settled.
-    arrived: VecDeque<(Bar, Result<Arrival, String>)>,
+    /// Bars arrived and not yet settled (or the detector's refusal of one).
+    arrived: VecDeque<Result<Arrival, Box<str>>>,
     /// Regimes settled and not yet released.
     settled: VecDeque<StagedRegime>,
 }
@@ -183,8 +183,8 @@ impl RegimeStage {
         let mut closed = 0;
         if built {
             for b in &self.buf {
-                let a = self.regime.arrive(b).map_err(|e| e.to_string());
-                self.arrived.push_back((*b, a));
+                let a = self.regime.arrive(b).map_err(|e| e.to_string().into());
+                self.arrived.push_back(a);
                 closed += 1;
             }
         }
@@ -201,11 +201,11 @@ impl RegimeStage {
         regimes: &mut Vec<StagedRegime>,
     ) {
         while self.arrived.len() > self.lookahead || (all && !self.arrived.is_empty()) {
-            let Some((bar, a)) = self.arrived.pop_front() else {
+            let Some(a) = self.arrived.pop_front() else {
                 break;
             };
             self.settled
-                .push_back(a.map(|a| self.regime.settle(&bar, a)));
+                .push_back(a.map(|a| self.regime.settle(a)).map_err(String::from));
         }
         while let Some(&(index, event, closed)) = self.events.front() {
             if self.settled.len() < closed {

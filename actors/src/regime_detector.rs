@@ -348,9 +348,12 @@ impl Drop for Fitter {
     }
 }
 
-/// What [`RegimeDetector::arrive`] learnt from a bar, for [`RegimeDetector::settle`].
+/// What [`RegimeDetector::arrive`] learnt from a bar, for [`RegimeDetector::settle`] (small:
+/// a host may hold tens of thousands of them).
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Arrival {
+    /// The bar's symbol, decision and exchange time (what its regime message carries).
+    key: BarKey,
     /// The symbol's bar count.
     n: u64,
     /// The bar's log return (NaN when there is none).
@@ -538,7 +541,7 @@ impl RegimeDetector {
     /// [`RegimeError::UnknownSymbol`] (nothing changes).
     pub fn on_bar(&mut self, bar: &Bar) -> Result<Regime, RegimeError> {
         let a = self.arrive(bar)?;
-        Ok(self.settle(bar, a))
+        Ok(self.settle(a))
     }
 
     /// The first half of [`RegimeDetector::on_bar`]: takes the bar's return into the window
@@ -558,6 +561,7 @@ impl RegimeDetector {
         }
         if !self.config.enabled {
             return Ok(Arrival {
+                key: bar.into(),
                 n: 0,
                 ret: f64::NAN,
                 first: true,
@@ -586,12 +590,18 @@ impl RegimeDetector {
         if s.bars == s.next_fit {
             self.start_fit(i);
         }
-        Ok(Arrival { n, ret, first })
+        Ok(Arrival {
+            key: bar.into(),
+            n,
+            ret,
+            first,
+        })
     }
 
     /// The second half of [`RegimeDetector::on_bar`]: puts a fit due at this bar in use
     /// (waiting for it if needed), steps the filter and returns the bar's regime.
-    pub(crate) fn settle(&mut self, bar: &Bar, a: Arrival) -> Regime {
+    pub(crate) fn settle(&mut self, a: Arrival) -> Regime {
+        let bar = a.key;
         let i = usize::from(bar.symbol);
         if !self.config.enabled || i >= self.symbols.len() {
             return unknown(bar, self.config.states);
@@ -807,9 +817,27 @@ fn compute_fit(
     Ok((model, iterations, filter))
 }
 
+/// What a regime message takes from its bar.
+#[derive(Debug, Clone, Copy)]
+struct BarKey {
+    symbol: SymbolId,
+    decision: crate::messages::DecisionId,
+    ts: crate::clock::UnixNanos,
+}
+
+impl From<&Bar> for BarKey {
+    fn from(bar: &Bar) -> Self {
+        Self {
+            symbol: bar.symbol,
+            decision: bar.decision,
+            ts: bar.ts_exchange,
+        }
+    }
+}
+
 /// The regime message of a symbol's filter state.
 fn regime_of(
-    bar: &Bar,
+    bar: BarKey,
     filter: &OnlineFilter,
     labels: &[RegimeLabel; MAX_REGIME_STATES],
     min_confidence: f64,
@@ -826,7 +854,7 @@ fn regime_of(
     Regime {
         symbol: bar.symbol,
         decision: bar.decision,
-        ts: bar.ts_exchange,
+        ts: bar.ts,
         label,
         state: u8::try_from(state).unwrap_or(u8::MAX),
         n_states: u8::try_from(probs.len()).unwrap_or(u8::MAX),
@@ -836,7 +864,7 @@ fn regime_of(
 }
 
 /// The `Unknown` regime: state 0, uniform probabilities over `k` states.
-fn unknown(bar: &Bar, k: usize) -> Regime {
+fn unknown(bar: BarKey, k: usize) -> Regime {
     let k = k.clamp(1, MAX_REGIME_STATES);
     let u = 1.0 / k as f64;
     let mut probabilities = [0.0; MAX_REGIME_STATES];
@@ -844,7 +872,7 @@ fn unknown(bar: &Bar, k: usize) -> Regime {
     Regime {
         symbol: bar.symbol,
         decision: bar.decision,
-        ts: bar.ts_exchange,
+        ts: bar.ts,
         label: RegimeLabel::Unknown,
         state: 0,
         n_states: u8::try_from(k).unwrap_or(u8::MAX),
