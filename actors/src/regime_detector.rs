@@ -1187,6 +1187,57 @@ mod tests {
     }
 
     #[test]
+    fn arrivals_far_ahead_of_settling_give_the_inline_regimes() {
+        // Settling runs behind arrival (as in the replay host's stage), with fits on the
+        // fitter thread: the regimes equal the inline detector's, for a periodic schedule and
+        // for a fit-once schedule whose first fit fails (flat prices) and is retried.
+        let (a, _) = two_regime_series(4_000, 41);
+        let mut flat = vec![100.0; 1_600];
+        flat.extend(a.iter().map(|c| c / a[0] * 100.0));
+        for (cfg, closes) in [
+            (small_config(), a.clone()),
+            (
+                RegimeConfig {
+                    refit_every: 0,
+                    warmup_bars: 1_500,
+                    ..small_config()
+                },
+                flat,
+            ),
+        ] {
+            let bars: Vec<Bar> = closes
+                .iter()
+                .enumerate()
+                .map(|(k, &c)| bar(0, k, c))
+                .collect();
+            let mut inline = RegimeDetector::new(cfg.clone(), 1).unwrap();
+            let want: Vec<Regime> = bars.iter().map(|b| inline.on_bar(b).unwrap()).collect();
+            for lookahead in [1, 700, 5_000] {
+                let mut det = RegimeDetector::new(cfg.clone(), 1).unwrap();
+                det.fit_in_background();
+                let mut got = Vec::new();
+                let mut arrived = std::collections::VecDeque::new();
+                for b in &bars {
+                    arrived.push_back(det.arrive(b).unwrap());
+                    if arrived.len() > lookahead {
+                        got.push(det.settle(arrived.pop_front().unwrap()));
+                    }
+                }
+                got.extend(arrived.into_iter().map(|x| det.settle(x)));
+                assert_eq!(got, want, "lookahead {lookahead}");
+                assert_eq!(det.fits(0), inline.fits(0));
+                assert_eq!(det.failed_fits(0), inline.failed_fits(0));
+                assert_eq!(det.model(0), inline.model(0));
+            }
+            assert!(inline.fits(0) >= 2, "{}", inline.fits(0));
+            if cfg.refit_every == 0 {
+                // The first fit failed on the flat window, the retry succeeded, no more.
+                assert_eq!((inline.fits(0), inline.failed_fits(0)), (2, 1));
+            }
+        }
+    }
+
+    #[test]
     fn refit_lag_must_be_shorter_than_the_schedule() {
         for (lag, ok) in [(0, true), (499, true), (500, false), (1_500, false)] {
             let c = RegimeConfig {
