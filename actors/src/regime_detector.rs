@@ -17,8 +17,8 @@
 //!   the model is fitted once at `warmup_bars` (retried at every multiple of `warmup_bars`
 //!   while no fit has succeeded) and never refitted; a model given in the config is then used
 //!   as is for the whole run.
-//! * **A fit** copies the window (the last `window` valid returns, oldest first) into a scratch
-//!   `Vec` preallocated at construction and runs, while the symbol has no model or with
+//! * **A fit** copies the window (the last `window` valid returns, oldest first; one
+//!   allocation per fit, kept until the fit is in use) and runs, while the symbol has no model or with
 //!   `warm_start = false`, [`strategies::hmm::fit`] with `restarts` seeded restarts, the seed
 //!   derived from `(seed, fit index)` (fit index 0, 1, … per symbol, failed attempts included);
 //!   with `warm_start = true` (default) later refits instead run Baum-Welch from the current
@@ -385,7 +385,6 @@ struct SymbolState {
 pub struct RegimeDetector {
     config: RegimeConfig,
     symbols: Vec<SymbolState>,
-    scratch: Vec<f64>,
     invalid_closes: u64,
     /// Fits run on the fitter thread (`refit_lag_bars > 0`, or a host's choice).
     background: bool,
@@ -399,7 +398,6 @@ impl Clone for RegimeDetector {
         Self {
             config: self.config.clone(),
             symbols: self.symbols.clone(),
-            scratch: self.scratch.clone(),
             invalid_closes: self.invalid_closes,
             background: self.background,
             fitter: None,
@@ -455,7 +453,6 @@ impl RegimeDetector {
             degraded: None,
         };
         Ok(Self {
-            scratch: Vec::with_capacity(window),
             symbols: vec![state; n_symbols],
             background: config.refit_lag_bars > 0,
             config,
