@@ -156,25 +156,20 @@ pub fn decode_bars(
     interval_ns: i64,
     out: &mut Vec<BarRecord>,
 ) -> Result<DecodeStats> {
-    let base = out.len();
-    let r = decode_into(file, bytes, symbol, interval_ns, out);
-    if r.is_err() {
-        out.truncate(base);
-    }
-    r
-}
-
-fn decode_into(
-    file: &str,
-    bytes: Bytes,
-    symbol: u16,
-    interval_ns: i64,
-    out: &mut Vec<BarRecord>,
-) -> Result<DecodeStats> {
     let mut d = BarFileDecoder::open(file, bytes, symbol, interval_ns)?;
     out.reserve(usize::try_from(d.rows()).unwrap_or(0));
-    while d.next_batch(out)? {}
-    Ok(d.finish())
+    let base = out.len();
+    loop {
+        match d.next_batch(out) {
+            Ok(true) => {}
+            Ok(false) => return Ok(d.finish()),
+            Err(e) => {
+                // Earlier batches are dropped too: `out` is left as it was.
+                out.truncate(base);
+                return Err(e);
+            }
+        }
+    }
 }
 
 /// A Parquet file of bars decoded one record batch at a time, with the rules of

@@ -64,12 +64,23 @@ pub fn load_file(
 ) -> Result<(Vec<BarRecord>, FileQuality)> {
     let name = path.display().to_string();
     let raw = if crate::table::Format::of(path)? == crate::table::Format::Parquet {
-        read_parquet(path)?
+        parquet_rows(&name, read_bytes(path)?)?
     } else {
         read_text(path)?
     };
+    load_rows(&name, raw, symbol, interval_ns)
+}
+
+/// [`load_file`] after reading: the file's rows `raw` sorted, checked, deduplicated, with the
+/// interval's close times, and their quality.
+fn load_rows(
+    name: &str,
+    raw: Vec<BarRecord>,
+    symbol: &str,
+    interval_ns: Option<i64>,
+) -> Result<(Vec<BarRecord>, FileQuality)> {
     let mut q = FileQuality {
-        source: name.clone(),
+        source: name.to_string(),
         rows: raw.len(),
         ..FileQuality::default()
     };
@@ -83,7 +94,7 @@ pub fn load_file(
         raw.sort_by_key(|r| r.open_time_ns);
     }
     for (i, r) in raw.iter().enumerate() {
-        check_row(&name, i + 1, r)?;
+        check_row(name, i + 1, r)?;
     }
     // In place: the first row of each bar time is kept.
     let mut rows = raw;
@@ -94,7 +105,7 @@ pub fn load_file(
         return Err(BadInput::new(format!("{name}: no bars")));
     }
     let times: Vec<i64> = rows.iter().map(|r| r.open_time_ns).collect();
-    let interval = spacing_and_gaps(&name, symbol, &times, interval_ns, &mut q)?;
+    let interval = spacing_and_gaps(name, symbol, &times, interval_ns, &mut q)?;
     for r in &mut rows {
         r.close_time_ns = r.open_time_ns + interval - 1;
     }
@@ -190,9 +201,7 @@ impl FileStream {
                 if self.start.is_some_and(|s| t < s) || self.end.is_some_and(|e| t >= e) {
                     continue;
                 }
-                if r.trade_count == 0 && (r.volume > 0.0 || r.quote_volume > 0.0) {
-                    r.trade_count = 1;
-                }
+                default_trade_count(&mut r);
                 r.close_time_ns = t + self.interval - 1;
                 out[keep] = r;
                 keep += 1;
@@ -219,10 +228,8 @@ pub fn open_file(
     let name = path.display().to_string();
     let in_range = |t: i64| start.is_none_or(|s| t >= s) && end.is_none_or(|e| t < e);
     let no_bars = || BadInput::new(format!("{name}: no bars in the requested range"));
-    if crate::table::Format::of(path)? == crate::table::Format::Parquet {
-        let bytes = std::fs::read(path)
-            .map_err(|e| crate::error::NoInput::new(format!("cannot open {name}: {e}")))?;
-        let bytes = bytes::Bytes::from(bytes);
+    let (mut rows, q) = if crate::table::Format::of(path)? == crate::table::Format::Parquet {
+        let bytes = read_bytes(path)?;
         let mut times = Vec::new();
         replay::decode_bar_times(&name, bytes.clone(), &mut times)
             .map_err(|e| BadInput::new(e.to_string()))?;
@@ -255,8 +262,11 @@ pub fn open_file(
             };
             return Ok((FileBars::Streamed(Box::new(stream)), q));
         }
-    }
-    let (mut rows, q) = load_file(path, symbol, interval_ns)?;
+        // Out of order: loaded whole and sorted, from the bytes already read.
+        load_rows(&name, parquet_rows(&name, bytes)?, symbol, interval_ns)?
+    } else {
+        load_file(path, symbol, interval_ns)?
+    };
     rows.retain(|r| in_range(r.open_time_ns));
     if rows.is_empty() {
         return Err(no_bars());
@@ -287,21 +297,27 @@ fn check_row(file: &str, row: usize, r: &BarRecord) -> Result<()> {
     Ok(())
 }
 
-/// A Parquet bar file through the lake's decoder (arrow arrays, tens of millions of rows/s).
-fn read_parquet(path: &Path) -> Result<Vec<BarRecord>> {
-    let name = path.display().to_string();
-    let bytes = std::fs::read(path)
-        .map_err(|e| crate::error::NoInput::new(format!("cannot open {name}: {e}")))?;
+/// The bytes of `path`; a missing or unreadable file is [`crate::error::NoInput`].
+fn read_bytes(path: &Path) -> Result<bytes::Bytes> {
+    std::fs::read(path)
+        .map(bytes::Bytes::from)
+        .map_err(|e| crate::error::NoInput::new(format!("cannot open {}: {e}", path.display())))
+}
+
+/// The rows of a Parquet bar file `name` through the lake's decoder (arrow arrays, tens of
+/// millions of rows/s).
+fn parquet_rows(name: &str, bytes: bytes::Bytes) -> Result<Vec<BarRecord>> {
     let mut out = Vec::new();
-    replay::decode_bars(&name, bytes.into(), 0, 1, &mut out)
-        .map_err(|e| BadInput::new(e.to_string()))?;
-    for r in &mut out {
-        // Without a trade count, a bar with volume counts as one trade.
-        if r.trade_count == 0 && (r.volume > 0.0 || r.quote_volume > 0.0) {
-            r.trade_count = 1;
-        }
-    }
+    replay::decode_bars(name, bytes, 0, 1, &mut out).map_err(|e| BadInput::new(e.to_string()))?;
+    out.iter_mut().for_each(default_trade_count);
     Ok(out)
+}
+
+/// Without a trade count, a bar with volume counts as one trade.
+fn default_trade_count(r: &mut BarRecord) {
+    if r.trade_count == 0 && (r.volume > 0.0 || r.quote_volume > 0.0) {
+        r.trade_count = 1;
+    }
 }
 
 /// A CSV / CSV.GZ bar file (headerless Binance klines included) through the table reader.
