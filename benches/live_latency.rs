@@ -49,6 +49,9 @@ use actors::{
 use criterion::{Criterion, SamplingMode};
 use hdrhistogram::Histogram;
 
+mod common;
+use common::SplitMix;
+
 const SECOND: i64 = 1_000_000_000;
 /// 2024-01-01T00:00:00Z.
 const T0: i64 = 1_704_067_200 * SECOND;
@@ -82,20 +85,6 @@ fn pipeline_config(refit_every: usize, refit_lag_bars: usize) -> PipelineConfig 
         allocator: AllocatorConfig::default(),
         risk: RiskConfig::default(),
         executor: ExecutorConfig::default(),
-    }
-}
-
-/// SplitMix64 in [0, 1).
-struct SplitMix(u64);
-
-impl SplitMix {
-    fn next_f64(&mut self) -> f64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^= z >> 31;
-        (z >> 11) as f64 / (1u64 << 53) as f64
     }
 }
 

@@ -17,40 +17,10 @@ use strategies::signals::{
     ema_cross_signals, smart_momentum_signals, zscore_signals,
 };
 
+mod common;
+use common::bars;
+
 const ROWS: usize = 1_000_000;
-
-/// SplitMix64: a tiny seeded generator, enough for a realistic price path.
-struct SplitMix(u64);
-
-impl SplitMix {
-    fn next_f64(&mut self) -> f64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^= z >> 31;
-        (z >> 11) as f64 / (1u64 << 53) as f64
-    }
-}
-
-/// Hourly-like OHLC bars: log random walk from 30 000 with ±0.5% steps (as `benches/indicators`).
-fn bars() -> (Vec<f64>, Vec<f64>, Vec<f64>) {
-    let mut rng = SplitMix(42);
-    let (mut high, mut low, mut close) = (
-        Vec::with_capacity(ROWS),
-        Vec::with_capacity(ROWS),
-        Vec::with_capacity(ROWS),
-    );
-    let mut price = 30_000.0f64;
-    for _ in 0..ROWS {
-        let open = price;
-        price *= 1.0 + (rng.next_f64() - 0.5) * 0.01;
-        high.push(open.max(price) * (1.0 + rng.next_f64() * 0.003));
-        low.push(open.min(price) * (1.0 - rng.next_f64() * 0.003));
-        close.push(price);
-    }
-    (high, low, close)
-}
 
 /// 20 flat samples (every iteration is milliseconds long), ~1 s warm-up, ~2 s measurement.
 fn configure(g: &mut BenchmarkGroup<'_, WallTime>) {
@@ -76,7 +46,7 @@ fn stream(
 }
 
 fn signals(c: &mut Criterion) {
-    let (high, low, close) = bars();
+    let (high, low, close) = bars(ROWS);
     let bars = (&high[..], &low[..], &close[..]);
     let mut g = c.benchmark_group("signals_1M");
     configure(&mut g);
