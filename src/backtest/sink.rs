@@ -199,6 +199,8 @@ pub struct OutputSink {
     equity: Option<StreamFile>,
     iso: IsoFormatter,
     line: Vec<u8>,
+    /// Equity, cash, then one per position column of `equity.csv`.
+    equity_columns: Vec<LastText>,
     regimes: Vec<(RegimeLabel, f64)>,
     pending: Option<PendingDecision>,
     initial_cash: f64,
@@ -254,6 +256,26 @@ fn push_f64(out: &mut Vec<u8>, v: f64) {
     }
 }
 
+/// The text of the last value written to an `equity.csv` column. Cash and positions change
+/// only on fills, and equity not at all while flat, so most rows repeat the previous row's
+/// numbers: they are formatted once (as [`push_f64`] does) and copied.
+#[derive(Debug, Default)]
+struct LastText {
+    bits: Option<u64>,
+    text: Vec<u8>,
+}
+
+impl LastText {
+    fn push(&mut self, v: f64, out: &mut Vec<u8>) {
+        if self.bits != Some(v.to_bits()) {
+            self.bits = Some(v.to_bits());
+            self.text.clear();
+            push_f64(&mut self.text, v);
+        }
+        out.extend_from_slice(&self.text);
+    }
+}
+
 impl OutputSink {
     /// A sink writing into `dir` (created if missing) for `symbols` (indexed by symbol id).
     ///
@@ -277,6 +299,9 @@ impl OutputSink {
             equity: Some(StreamFile::create(dir, "equity.csv", &equity_header)?),
             iso: IsoFormatter::default(),
             line: Vec::with_capacity(256),
+            equity_columns: std::iter::repeat_with(LastText::default)
+                .take(2 + symbols.len().max(1))
+                .collect(),
             regimes: vec![(RegimeLabel::Unknown, 0.0); symbols.len()],
             pending: None,
             initial_cash,
@@ -442,14 +467,16 @@ impl OutputSink {
                 let line = &mut self.line;
                 line.clear();
                 self.iso.push(m.bar_start, line);
-                line.push(b',');
-                push_f64(line, m.equity);
-                line.push(b',');
-                push_f64(line, m.cash);
                 let n = usize::from(m.n).max(1).min(m.positions.len());
-                for p in &m.positions[..n] {
+                let values = [m.equity, m.cash]
+                    .into_iter()
+                    .chain(m.positions[..n].iter().copied());
+                if self.equity_columns.len() < 2 + n {
+                    self.equity_columns.resize_with(2 + n, LastText::default);
+                }
+                for (v, col) in values.zip(self.equity_columns.iter_mut()) {
                     line.push(b',');
-                    push_f64(line, *p);
+                    col.push(v, line);
                 }
                 line.push(b'\n');
                 if let Some(f) = self.equity.as_mut() {

@@ -1,6 +1,6 @@
 //! Forward filtering (online and batch), likelihood and forward-backward smoothing.
 
-use super::kernel::{self, BackwardScratch, ForwardLog, Kernel, LogRows};
+use super::kernel::{self, BackwardScratch, ForwardLog, Kernel, LogLik, LogRows};
 use super::model::GaussianHmm;
 use super::{check_obs, most_likely};
 use crate::{Error, Result};
@@ -21,7 +21,7 @@ pub struct OnlineFilter {
     emis: Vec<f64>,
     /// Log-space state for the rare steps the scaled form cannot hold.
     log: ForwardLog,
-    loglik: f64,
+    loglik: LogLik,
     steps: u64,
 }
 
@@ -39,7 +39,7 @@ impl OnlineFilter {
             pred: vec![0.0; k],
             emis: vec![0.0; k],
             log: ForwardLog::new(k),
-            loglik: 0.0,
+            loglik: LogLik::default(),
             steps: 0,
         }
     }
@@ -48,7 +48,7 @@ impl OnlineFilter {
     pub fn reset(&mut self) {
         self.probs.copy_from_slice(&self.kern.initial);
         self.log.reset();
-        self.loglik = 0.0;
+        self.loglik = LogLik::default();
         self.steps = 0;
     }
 
@@ -63,7 +63,7 @@ impl OnlineFilter {
         self.steps += 1;
         if r.is_finite() {
             let prev = (!first).then_some(&self.probs[..]);
-            self.loglik += self.kern.filter_step(
+            let (a, s) = self.kern.filter_step(
                 prev,
                 r,
                 &mut self.pred,
@@ -71,6 +71,7 @@ impl OnlineFilter {
                 &mut self.emis,
                 &mut self.log,
             );
+            self.loglik.add(a, s);
             std::mem::swap(&mut self.probs, &mut self.next);
         } else if !first {
             self.kern
@@ -110,7 +111,7 @@ impl OnlineFilter {
     /// `ln p(r_1..t)` over the observations so far (0 before any).
     #[must_use]
     pub fn log_likelihood(&self) -> f64 {
-        self.loglik
+        self.loglik.value()
     }
 
     /// Number of updates since construction or the last reset.

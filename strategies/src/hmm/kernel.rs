@@ -97,7 +97,8 @@ impl Kernel {
     /// Writes the normalised posterior into `out` (which must not alias `prev`), the relative
     /// emission densities `exp(ln b_j − max ln b)` (each in `[0, 1]`, the best state's
     /// exactly 1) into `emis`, and uses `pred` as scratch; returns the log-likelihood
-    /// increment `ln p(r_t | r_1..t−1)`.
+    /// increment `ln p(r_t | r_1..t−1)` as `(a, s)` meaning `a + ln s` (add it to a [`LogLik`],
+    /// which takes one logarithm when read instead of one per step).
     ///
     /// The scaled step is used while it is exact to rounding, i.e. every unnormalised entry
     /// `pred_j · b_j` is ≥ [`TINY`] or an exact structural zero (see [`TINY`] for why). Else —
@@ -115,7 +116,7 @@ impl Kernel {
         out: &mut [f64],
         emis: &mut [f64],
         log: &mut ForwardLog,
-    ) -> f64 {
+    ) -> (f64, f64) {
         if !log.active {
             let pred: &[f64] = match prev {
                 None => &self.initial,
@@ -141,10 +142,10 @@ impl Kernel {
                     // min: u/s can round one ulp above 1.
                     *o = (*o * inv).min(1.0);
                 }
-                return m + s.ln();
+                return (m, s);
             }
         }
-        self.filter_step_log_space(prev, r, out, emis, log)
+        (self.filter_step_log_space(prev, r, out, emis, log), 1.0)
     }
 
     /// Whether every entry of `u` below [`TINY`] is an exact zero because no state with
@@ -167,8 +168,20 @@ impl Kernel {
         })
     }
 
-    /// The rare path of [`Kernel::filter_step`]: the step in log space. `out` holds
-    /// `ln pred_j` and then `ln pred_j + ln b_j − m` before the final probabilities.
+    /// The rare path of [`Kernel::filter_step`]: a step where some state's probability is
+    /// below [`TINY`] (or would be after this observation), held exactly by mixing forms.
+    ///
+    /// Every entry of the filtered distribution is either *held linearly* (its probability is
+    /// ≥ [`TINY`], or an exact structural zero — the linear row is exact to rounding) or *held in
+    /// log space* (below [`TINY`]: `log.lp` keeps its exact `ln α`, the linear row only its
+    /// possibly underflowed `exp`). Linear entries are propagated with the linear arithmetic; a
+    /// log-space entry contributes at most `K · TINY` to any prediction, which is below
+    /// 2⁻⁶² of a prediction ≥ [`PRED_EXACT`], so those columns are linear sums exact to
+    /// rounding. Smaller predictions, and unnormalised values below [`TINY`], are computed in
+    /// log space from the exact logs. So the step costs about a scaled step plus a logarithm
+    /// per entry held in log space, instead of `K²` exponentials, and gives the log-space answer
+    /// to rounding. `out` holds `ln pred_j` (then `ln u_j`) for the entries in log space until
+    /// the final probabilities.
     #[cold]
     #[inline(never)]
     fn filter_step_log_space(
@@ -179,92 +192,188 @@ impl Kernel {
         emis: &mut [f64],
         log: &mut ForwardLog,
     ) -> f64 {
-        let k = self.k;
-        if log.active {
-            self.predict_log(&log.lp, out);
-        } else if let Some(p) = prev {
-            for (l, &pi) in log.lp.iter_mut().zip(p) {
-                *l = pi.ln();
-            }
-            self.predict_log(&log.lp, out);
-        } else {
-            for (o, &q) in out.iter_mut().zip(&self.initial) {
-                *o = q.ln();
-            }
-        }
+        let mut u = std::mem::take(&mut log.u);
+        self.predict_mixed(prev, log, &mut u, out);
         let m = self.emission_logs(r, emis);
-        for (o, e) in out.iter_mut().zip(emis.iter_mut()) {
-            *o += *e - m;
-            *e = (*e - m).exp();
+        for e in emis.iter_mut() {
+            *e -= m;
         }
-        let lz = log_sum_exp(out.iter().copied());
+        let lz = settle_mixed(&mut u, out, Some(emis), log);
+        log.u = u;
         log.stepped = true;
-        if !lz.is_finite() {
-            // Unreachable for a valid model (the prediction has mass and every log density is
-            // finite); stay a distribution regardless.
-            let u = 1.0 / k as f64;
-            out.fill(u);
-            log.lp.fill(0.0);
-            log.active = false;
-            return m + f64::MIN_POSITIVE.ln();
-        }
-        log.active = !normalise_log(out, lz, &mut log.lp);
-        for o in out.iter_mut() {
-            *o = (*o - lz).exp().min(1.0);
-        }
         m + lz
     }
 
-    /// `out_j = ln Σ_i exp(lp_i) A_ij` (−∞ where no state with mass leads to `j`).
-    fn predict_log(&self, lp: &[f64], out: &mut [f64]) {
+    /// The prediction `α_{t−1} · A` of a mixed-form distribution (see
+    /// [`Kernel::filter_step_log_space`]; `prev = None` is the initial distribution): `u_j`
+    /// holds a linear prediction ≥ [`PRED_EXACT`], or NaN with `ln pred_j` (exact, −∞ for a
+    /// structural zero) in `lout_j`.
+    fn predict_mixed(
+        &self,
+        prev: Option<&[f64]>,
+        log: &ForwardLog,
+        u: &mut [f64],
+        lout: &mut [f64],
+    ) {
         let k = self.k;
-        for (j, o) in out.iter_mut().enumerate() {
-            *o = log_sum_exp(
-                lp.iter()
-                    .zip(self.log_trans.chunks_exact(k))
-                    .map(|(&l, row)| l + row[j]),
-            );
+        let Some(p) = prev else {
+            for ((uj, lj), &q) in u.iter_mut().zip(lout.iter_mut()).zip(&self.initial) {
+                if q >= PRED_EXACT {
+                    *uj = q;
+                } else {
+                    *uj = f64::NAN;
+                    *lj = q.ln();
+                }
+            }
+            return;
+        };
+        // Entries held in log space (only while `log.active`) add nothing to the linear sums.
+        let held_in_log = |i: usize| log.active && !log.lp[i].is_nan();
+        u.fill(0.0);
+        for (i, (&pi, row)) in p.iter().zip(self.trans.chunks_exact(k)).enumerate() {
+            if !held_in_log(i) {
+                for (uj, &a) in u.iter_mut().zip(row) {
+                    *uj += pi * a;
+                }
+            }
+        }
+        for (j, (uj, lj)) in u.iter_mut().zip(lout.iter_mut()).enumerate() {
+            if *uj >= PRED_EXACT {
+                continue;
+            }
+            *uj = f64::NAN;
+            *lj = log_sum_exp((0..k).map(|i| {
+                let la = if held_in_log(i) { log.lp[i] } else { p[i].ln() };
+                la + self.log_trans[i * k + j]
+            }));
         }
     }
 
-    /// A step without an observation (a missing value): `out = prev · A`, in log space while
-    /// `log` is active.
+    /// A step without an observation (a missing value): `out = prev · A`, in the mixed form
+    /// while `log` is active.
     pub fn predict_only(&self, prev: &[f64], out: &mut [f64], log: &mut ForwardLog) {
         if !log.active {
             self.predict(prev, out);
             return;
         }
-        self.predict_log(&log.lp, out);
-        let lz = log_sum_exp(out.iter().copied());
-        log.active = !normalise_log(out, lz, &mut log.lp);
-        for o in out.iter_mut() {
-            *o = (*o - lz).exp().min(1.0);
+        let mut u = std::mem::take(&mut log.u);
+        self.predict_mixed(Some(prev), log, &mut u, out);
+        settle_mixed(&mut u, out, None, log);
+        log.u = u;
+    }
+}
+
+/// `exp(x)`, with the arguments whose result rounds to 0 answered without calling `exp` (its
+/// underflow path is slow); bit-identical to `x.exp()`.
+#[inline(always)]
+fn exp_or_zero(x: f64) -> f64 {
+    if x < -750.0 { 0.0 } else { x.exp() }
+}
+
+/// Finishes a mixed-form step (see [`Kernel::filter_step_log_space`]) from the prediction in
+/// `u` / `lout` (as [`Kernel::predict_mixed`] leaves it) and, with `emis`, the log relative
+/// densities `ln b_j − max ln b` (replaced by the relative densities themselves); writes the
+/// filtered probabilities into `lout`, the logs of the entries held in log space into `log.lp`
+/// (NaN for the entries held linearly) and whether any is, and returns `ln Σ_j pred_j b_j`
+/// (relative densities).
+fn settle_mixed(
+    u: &mut [f64],
+    lout: &mut [f64],
+    emis: Option<&mut [f64]>,
+    log: &mut ForwardLog,
+) -> f64 {
+    // Unnormalised u_j = pred_j · b_j: linear when ≥ TINY, else NaN with its log in lout_j.
+    let k = u.len();
+    let mut apply = |j: usize, x: f64, b: f64| {
+        let q = u[j];
+        if q.is_nan() {
+            let l = lout[j] + x;
+            lout[j] = l;
+            if l >= LN_TINY {
+                u[j] = l.exp();
+            }
+        } else {
+            let v = q * b;
+            if v >= TINY {
+                u[j] = v;
+            } else {
+                u[j] = f64::NAN;
+                lout[j] = q.ln() + x;
+            }
         }
+    };
+    match emis {
+        Some(e) => {
+            for (j, ej) in e.iter_mut().enumerate() {
+                let x = *ej;
+                let b = exp_or_zero(x);
+                *ej = b;
+                apply(j, x, b);
+            }
+        }
+        None => (0..k).for_each(|j| apply(j, 0.0, 1.0)),
     }
+    let s: f64 = u.iter().filter(|v| !v.is_nan()).sum();
+    let lz = if s >= PRED_EXACT {
+        // The entries in log space are each < TINY: below 2⁻⁶² of `s` together.
+        s.ln()
+    } else {
+        // Everything in log space (rare: all the mass below 2⁻⁸³⁶ of the best density).
+        for (uj, lj) in u.iter_mut().zip(lout.iter_mut()) {
+            if !uj.is_nan() {
+                *lj = uj.ln();
+                *uj = f64::NAN;
+            }
+        }
+        log_sum_exp(lout.iter().copied())
+    };
+    if !lz.is_finite() {
+        // Unreachable for a valid model (the prediction has mass and every log density is
+        // finite); stay a distribution regardless.
+        let w = 1.0 / lout.len() as f64;
+        lout.fill(w);
+        log.lp.fill(f64::NAN);
+        log.active = false;
+        return f64::MIN_POSITIVE.ln();
+    }
+    let inv = 1.0 / s;
+    let mut active = false;
+    for ((o, l), &v) in lout.iter_mut().zip(log.lp.iter_mut()).zip(u.iter()) {
+        let (p, lp) = if v.is_nan() {
+            let lp = *o - lz;
+            (exp_or_zero(lp).min(1.0), lp)
+        } else {
+            // min: v/s can round one ulp above 1.
+            let p = (v * inv).min(1.0);
+            (p, if p >= TINY { f64::NAN } else { v.ln() - lz })
+        };
+        *o = p;
+        // Held linearly: a probability ≥ TINY, or a structural zero (−∞).
+        let linear = lp.is_nan() || lp >= LN_TINY || lp == f64::NEG_INFINITY;
+        *l = if linear { f64::NAN } else { lp };
+        active |= !linear;
+    }
+    log.active = active;
+    lz
 }
 
-/// Writes the log-probabilities `x − lz` (`lz = ln Σ exp x`) into `lp`; returns whether every
-/// entry is −∞ or within 2⁹⁰⁰ of the largest (so the linear form holds them exactly).
-fn normalise_log(x: &[f64], lz: f64, lp: &mut [f64]) -> bool {
-    let mx = x.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-    let mut ok = true;
-    for (l, &v) in lp.iter_mut().zip(x) {
-        *l = v - lz;
-        ok &= v == f64::NEG_INFINITY || v - mx >= LN_TINY;
-    }
-    ok
-}
+/// Smallest linear prediction (and normaliser) a mixed-form step keeps linear: `2⁶⁴ ·`
+/// [`TINY`], so that the entries held in log space (each below [`TINY`]) are below 2⁻⁶² of it.
+const PRED_EXACT: f64 = f64::from_bits((1023 - 836) << 52);
 
-/// Log-space state of the forward filter, carried while the scaled form cannot hold the
-/// filtered distribution (see [`Kernel::filter_step`]).
+/// Log-space state of the forward filter, carried while some filtered probability is below
+/// [`TINY`] (see [`Kernel::filter_step_log_space`]).
 #[derive(Debug, Clone)]
 pub(crate) struct ForwardLog {
-    /// Whether the next step must start from `lp`.
+    /// Whether some entry of the last step is held in log space.
     active: bool,
-    /// `ln α` of the last log-space step (log-probabilities).
+    /// `ln α` of the last mixed-form step for the entries held in log space; NaN for the
+    /// entries the linear row holds exactly.
     lp: Vec<f64>,
-    /// Set by every log-space step (cleared by [`forward`], which records those rows).
+    /// Set by every mixed-form step (cleared by [`forward`], which records those rows).
     stepped: bool,
+    /// K scratch: the linear predictions and unnormalised values of a mixed-form step.
+    u: Vec<f64>,
 }
 
 impl ForwardLog {
@@ -272,8 +381,9 @@ impl ForwardLog {
     pub fn new(k: usize) -> Self {
         ForwardLog {
             active: false,
-            lp: vec![0.0; k],
+            lp: vec![f64::NAN; k],
             stepped: false,
+            u: vec![0.0; k],
         }
     }
 
@@ -284,8 +394,10 @@ impl ForwardLog {
     }
 }
 
-/// The filtered rows a [`forward`] pass computed in log space, with their `ln α_t`: the linear row may have lost entries below 2⁻¹⁰⁷⁴ that the backward pass needs
-/// when later observations make those states likely again.
+/// The filtered rows a [`forward`] pass computed in the mixed form, with `ln α_t` of their
+/// entries held in log space (NaN where the linear row is exact): the linear row may have lost
+/// entries below 2⁻¹⁰⁷⁴ that the backward pass needs when later observations make those states
+/// likely again.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct LogRows {
     state: Option<ForwardLog>,
@@ -316,18 +428,72 @@ pub(crate) fn forward(
     log.reset();
     rows.clear();
     vals.clear();
-    let mut ll = 0.0;
+    let mut ll = LogLik::default();
     for (t, (&r, e)) in obs.iter().zip(emis.chunks_exact_mut(k)).enumerate() {
         let (done, rest) = alpha.split_at_mut(t * k);
         let prev = (t > 0).then(|| &done[(t - 1) * k..]);
-        ll += kern.filter_step(prev, r, pred, &mut rest[..k], e, log);
+        let (a, s) = kern.filter_step(prev, r, pred, &mut rest[..k], e, log);
+        ll.add(a, s);
         if log.stepped {
             log.stepped = false;
             rows.push(t);
             vals.extend_from_slice(&log.lp);
         }
     }
-    ll
+    ll.value()
+}
+
+/// A running log-likelihood `Σ_t (a_t + ln s_t)` that takes one logarithm when read instead of
+/// one per step: the `a_t` are summed, the `s_t` (positive normal numbers, the scaled
+/// normalisers) multiplied as exact binary mantissas in `[1, 2)` with their exponents summed
+/// as integers. The product of mantissas loses about one rounding per step, as the sum of
+/// logarithms it replaces did.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct LogLik {
+    sum: f64,
+    mantissa: f64,
+    exponent: i64,
+}
+
+impl Default for LogLik {
+    fn default() -> Self {
+        LogLik {
+            sum: 0.0,
+            mantissa: 1.0,
+            exponent: 0,
+        }
+    }
+}
+
+impl LogLik {
+    /// Adds `a + ln s` (`s` a positive normal number, as [`Kernel::filter_step`] returns).
+    #[inline(always)]
+    pub fn add(&mut self, a: f64, s: f64) {
+        self.sum += a;
+        let (f, e) = split_normal(s);
+        self.mantissa *= f;
+        self.exponent += e;
+        // Mantissas are < 2, so this holds the product below 2⁵¹³ between checks.
+        if self.mantissa >= 2f64.powi(512) {
+            let (f, e) = split_normal(self.mantissa);
+            self.mantissa = f;
+            self.exponent += e;
+        }
+    }
+
+    /// The total.
+    pub fn value(&self) -> f64 {
+        self.sum + (self.mantissa.ln() + self.exponent as f64 * std::f64::consts::LN_2)
+    }
+}
+
+/// `x = f · 2^e` with `f ∈ [1, 2)`, for a positive normal `x` (exact: bit operations).
+#[inline(always)]
+fn split_normal(x: f64) -> (f64, i64) {
+    const MANTISSA: u64 = (1 << 52) - 1;
+    let bits = x.to_bits();
+    let e = ((bits >> 52) & 0x7ff) as i64 - 1023;
+    (f64::from_bits((bits & MANTISSA) | (1023 << 52)), e)
 }
 
 /// Scratch for [`backward`]: three K-vectors.
@@ -538,7 +704,11 @@ fn log_space_step(
     }
     // ln α_t, into `a` (restored to γ_t below).
     match log_alpha {
-        Some(l) => a.copy_from_slice(l),
+        Some(l) => {
+            for (x, &v) in a.iter_mut().zip(l) {
+                *x = if v.is_nan() { x.ln() } else { v };
+            }
+        }
         None => a.iter_mut().for_each(|x| *x = x.ln()),
     }
     let lz = log_sum_exp(a.iter().zip(lbu.iter()).map(|(&la, &u)| la + u));

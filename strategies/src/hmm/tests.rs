@@ -712,3 +712,183 @@ fn filter_recovers_a_state_below_f64_range() {
         );
     }
 }
+
+/// A collapsed state (σ = 10⁻⁵ against returns of ~10⁻³, as Baum-Welch produces on prices
+/// quantised to a tick) is below 2⁻⁹⁰⁰ after almost every return, so the filter runs in the
+/// mixed form (linear entries plus the collapsed state's exact log) for long stretches; a run
+/// of exact zero returns brings the state back from ≈ 10⁻²⁰⁰ (its inflow), and a state with no
+/// inflow at all stays a structural zero. Filtered probabilities, the running likelihood and
+/// the smoothed posteriors match the naive log-space recursions at every step, and streaming
+/// equals batch bit for bit.
+#[test]
+fn collapsed_state_runs_in_mixed_form_and_matches_log_space() {
+    let m = GaussianHmm::new(
+        vec![
+            StateParams::new("calm", 0.0, 1e-3),
+            StateParams::new("wild", 0.0, 3e-3),
+            StateParams::new("collapsed", 0.0, 1e-5),
+            StateParams::new("unreachable", 0.5, 1e-3),
+        ],
+        vec![
+            vec![0.99, 0.01 - 1e-200, 1e-200, 0.0],
+            vec![0.02, 0.98, 0.0, 0.0],
+            vec![1e-6, 0.0, 1.0 - 1e-6, 0.0],
+            vec![0.5, 0.5, 0.0, 0.0],
+        ],
+        vec![0.5, 0.5, 0.0, 0.0],
+    )
+    .unwrap();
+    let mut x = 0x9e37_79b9_7f4a_7c15_u64;
+    let mut uniform = || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        (x >> 11) as f64 / (1u64 << 53) as f64
+    };
+    let mut obs = Vec::new();
+    for t in 0..1500 {
+        let zero_run = (400..560).contains(&t) || (900..905).contains(&t);
+        obs.push(if zero_run {
+            0.0
+        } else {
+            // A rough normal (sum of uniforms), scaled to the calm state.
+            1e-3 * ((0..4).map(|_| uniform()).sum::<f64>() - 2.0) * 1.7
+        });
+    }
+    let f = m.filter(&obs).unwrap();
+    let k = m.n_states();
+    // The naive log-space forward, normalised at every step (the unnormalised one loses
+    // digits as ln α grows to thousands): `lp` are log-probabilities, `ll` the running sum.
+    let (mut lp, mut ll) = (Vec::<f64>::new(), 0.0);
+    let mut deepest = 0.0f64;
+    for (t, &r) in obs.iter().enumerate() {
+        let row: Vec<f64> = (0..k)
+            .map(|j| {
+                let st = &m.states()[j];
+                let prior = if t == 0 {
+                    m.initial()[j].ln()
+                } else {
+                    lse(&(0..k)
+                        .map(|i| lp[i] + m.transition_row(i)[j].ln())
+                        .collect::<Vec<_>>())
+                };
+                prior
+                    - st.std.ln()
+                    - 0.5 * (2.0 * std::f64::consts::PI).ln()
+                    - 0.5 * ((r - st.mean) / st.std).powi(2)
+            })
+            .collect();
+        let z = lse(&row);
+        ll += z;
+        lp = row.iter().map(|v| v - z).collect();
+        assert!(
+            (f.loglik_running[t] - ll).abs() < 1e-12 * ll.abs().max(1.0),
+            "t={t}: {} vs {ll}",
+            f.loglik_running[t]
+        );
+        for j in 0..k {
+            let want = lp[j].exp();
+            assert!(
+                (f.at(t)[j] - want).abs() < 1e-12,
+                "t={t} j={j}: {} vs {want}",
+                f.at(t)[j]
+            );
+        }
+        deepest = deepest.min(lp[2]);
+        assert_eq!(
+            f.at(t)[3],
+            0.0,
+            "t={t}: no path reaches the unreachable state"
+        );
+    }
+    assert!(
+        deepest < -1000.0,
+        "the collapsed state went below f64: {deepest}"
+    );
+    assert!(
+        f.at(559)[2] > 0.99,
+        "the zero run revives it: {:?}",
+        f.at(559)
+    );
+    assert!(
+        f.at(399)[2] < 1e-150,
+        "before the run it is dead: {:?}",
+        f.at(399)
+    );
+    let mut online = OnlineFilter::new(&m);
+    for (t, &r) in obs.iter().enumerate() {
+        assert_eq!(online.update(r), f.at(t), "t={t}");
+        assert_eq!(
+            online.log_likelihood().to_bits(),
+            f.loglik_running[t].to_bits()
+        );
+    }
+    // Smoothing and the Baum-Welch E-step against the naive forward-backward.
+    let s = m.smooth(&obs).unwrap();
+    let la = naive_log_alpha(&m, &obs);
+    let lb = naive_log_beta(&m, &obs);
+    for t in 0..obs.len() {
+        let zs = lse(&(0..k).map(|j| la[t][j] + lb[t][j]).collect::<Vec<_>>());
+        for j in 0..k {
+            let want = (la[t][j] + lb[t][j] - zs).exp();
+            assert!(
+                (s[k * t + j] - want).abs() < 1e-9,
+                "t={t} j={j}: {} vs {want}",
+                s[k * t + j]
+            );
+        }
+    }
+    let mut bw = BaumWelch::new(&m, &obs, 1e-12).unwrap();
+    let ll = bw.step().unwrap();
+    let ll_ref = lse(la.last().unwrap());
+    assert!(
+        (ll - ll_ref).abs() < 1e-10 * ll_ref.abs(),
+        "{ll} vs {ll_ref}"
+    );
+    let fitted = bw.model().unwrap();
+    for i in 0..k {
+        assert!(is_distribution(fitted.transition_row(i)));
+    }
+}
+
+/// The running log-likelihood sums `a + ln s` with one logarithm at the end: against a
+/// compensated sum of the logarithms, over normalisers from 2⁻¹⁰²² to 3 (the product of
+/// mantissas is renormalised on the way) and with nothing added.
+#[test]
+fn log_likelihood_accumulator_matches_summed_logs() {
+    use super::kernel::LogLik;
+    assert_eq!(LogLik::default().value(), 0.0);
+    let mut x = 0x2545_f491_4f6c_dd1d_u64;
+    let mut next = || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        (x >> 11) as f64 / (1u64 << 53) as f64
+    };
+    let mut acc = LogLik::default();
+    let (mut sum, mut comp) = (0.0f64, 0.0f64);
+    let mut kahan = |v: f64| {
+        let y = v - comp;
+        let t = sum + y;
+        comp = (t - sum) - y;
+        sum = t;
+    };
+    for i in 0..200_000 {
+        let s = match i % 1000 {
+            0 => f64::MIN_POSITIVE,
+            1 => 3.0,
+            2 => 1.0,
+            _ => 0.02 + 2.9 * next(),
+        };
+        let a = 5.0 * next() - 1.0;
+        acc.add(a, s);
+        kahan(a);
+        kahan(s.ln());
+    }
+    let got = acc.value();
+    assert!(
+        (got - sum).abs() < 1e-12 * sum.abs(),
+        "{got} vs {sum} (diff {})",
+        got - sum
+    );
+}
