@@ -493,8 +493,12 @@ impl Allocator {
         }
         let m = active.len();
         let skip = self.rows.len() - history;
-        let rows: Vec<&Row> = self.rows.iter().skip(skip).collect();
-        let x = DMatrix::from_fn(history, m, |t, j| rows[t].returns[active[j]]);
+        let mut x = DMatrix::zeros(history, m);
+        for (t, row) in self.rows.iter().skip(skip).enumerate() {
+            for (j, &a) in active.iter().enumerate() {
+                x[(t, j)] = row.returns[a];
+            }
+        }
         let solver = |method: &'static str| {
             move |e: strategies::Error| Fallback::Solver {
                 method,

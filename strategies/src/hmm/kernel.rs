@@ -102,11 +102,11 @@ impl Kernel {
     ///
     /// The scaled step is used while it is exact to rounding, i.e. every unnormalised entry
     /// `pred_j · b_j` is ≥ [`TINY`] or an exact structural zero (see [`TINY`] for why). Else —
-    /// an outlier so extreme that a state's relative density underflows, or a prediction too
-    /// small to hold — the step is done in log space from `ln prev` and `ln A` (or from the
-    /// log-space state `log` carries when the previous step was already there), and `log`
-    /// keeps `ln α_t` until every entry is again 0 or within 2⁹⁰⁰ of the largest. Without such
-    /// events the arithmetic is exactly the plain scaled filter.
+    /// an outlier so extreme that a state's relative density underflows, a collapsed state far
+    /// from the observation, or a prediction too small to hold — the step is done in the mixed
+    /// form of [`Kernel::filter_step_log_space`] (the states below [`TINY`] carried as exact logs
+    /// in `log`, the others linearly) until no state is below [`TINY`]. Without such events the
+    /// arithmetic is exactly the plain scaled filter.
     #[inline(always)]
     pub fn filter_step(
         &self,
