@@ -786,13 +786,9 @@ fn collapsed_state_runs_in_mixed_form_and_matches_log_space() {
             "t={t}: {} vs {ll}",
             f.loglik_running[t]
         );
-        for j in 0..k {
-            let want = lp[j].exp();
-            assert!(
-                (f.at(t)[j] - want).abs() < 1e-12,
-                "t={t} j={j}: {} vs {want}",
-                f.at(t)[j]
-            );
+        for (j, (&got, &l)) in f.at(t).iter().zip(&lp).enumerate() {
+            let want = l.exp();
+            assert!((got - want).abs() < 1e-12, "t={t} j={j}: {got} vs {want}");
         }
         deepest = deepest.min(lp[2]);
         assert_eq!(
