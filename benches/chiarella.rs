@@ -11,7 +11,8 @@ use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use rand::{Rng, SeedableRng};
 use rand_xoshiro::Xoshiro256PlusPlus;
 use strategies::chiarella::{
-    ChiarellaParams, OrderImpactSpec, SimConfig, simulate, simulate_with_order,
+    ChiarellaParams, OrderImpactSpec, SimConfig, order_impact, simulate, simulate_terminal,
+    simulate_with_order,
 };
 use strategies::metrics::performance;
 
@@ -64,8 +65,10 @@ fn bench_simulate(c: &mut Criterion) {
 }
 
 /// The adaptive backtest's per-entry-signal forecast at the simulator's default shape
-/// (`actors::simulator`: 256 paths × 60 steps, then the order's impact on one paired path), and
-/// the paired run at that full shape.
+/// (256 paths × 60 steps): as `actors::simulator` makes it (`simulator_forecast_terminal`: the
+/// terminal-only summary and the impulse response), as it made it before
+/// (`simulator_forecast`: the full summary, then the order's impact on one paired path), and
+/// the building blocks, including the paired run at the full shape.
 fn bench_forecast(c: &mut Criterion) {
     let mut group = c.benchmark_group("chiarella_forecast");
     group.warm_up_time(Duration::from_secs(2));
@@ -91,6 +94,9 @@ fn bench_forecast(c: &mut Criterion) {
                 .expect("valid inputs")
         });
     });
+    group.bench_function("simulate_terminal/256x60", |b| {
+        b.iter(|| simulate_terminal(black_box(&params()), black_box(&cfg)).expect("valid inputs"));
+    });
     let one_path = SimConfig { paths: 1, ..cfg };
     group.bench_function("simulator_forecast/256x60+1", |b| {
         b.iter(|| {
@@ -98,6 +104,14 @@ fn bench_forecast(c: &mut Criterion) {
             let i = simulate_with_order(black_box(&params()), &one_path, black_box(&order))
                 .expect("valid inputs");
             (s, i)
+        });
+    });
+    group.bench_function("simulator_forecast_terminal/256x60", |b| {
+        b.iter(|| {
+            let t = simulate_terminal(black_box(&params()), black_box(&cfg)).expect("valid inputs");
+            let i = order_impact(black_box(&params()), cfg.steps, black_box(&order))
+                .expect("valid inputs");
+            (t, i)
         });
     });
     group.finish();

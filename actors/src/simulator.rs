@@ -14,9 +14,11 @@
 //!   last `window` closes and is cached per symbol: it is redone when at least
 //!   `recalibrate_every` bars of the symbol have passed since (0 = on every signal). The cached
 //!   parameters are restarted from the current close (`p0`).
-//! * **Paths**: [`strategies::chiarella::simulate`] with `paths` paths of `horizon` steps and a
-//!   seed derived from `(seed, DecisionId)`, so a forecast depends only on the data and the
-//!   decision, whatever was forecast before (chunked replays give identical forecasts).
+//! * **Paths**: [`strategies::chiarella::simulate_terminal`] with `paths` paths of `horizon`
+//!   steps and a seed derived from `(seed, DecisionId)`, so a forecast depends only on the data
+//!   and the decision, whatever was forecast before (chunked replays give identical forecasts).
+//!   It is `simulate`'s terminal-price summary bit for bit, without the drawdowns nobody here
+//!   reads.
 //! * **Forecast fields**: `price` is the current close; `expected_price`, `q05`, `q50`, `q95`
 //!   summarise the terminal price; `expected_return = ln(expected_price / price) / horizon`
 //!   (per bar); `variance = (std of the terminal price / price)² / horizon` (per bar).
@@ -26,19 +28,23 @@
 //!   shock (price units) and `V` the mean quote volume per bar over the window; the order is
 //!   worked evenly over `impact.steps` bars ([`OrderImpactSpec`]) and the Chiarella feedback
 //!   (fundamentalists revert it, chartists amplify it) shapes it until the horizon.
-//!   `impact = expected terminal impact / price`. The model is linear and the paired runs
-//!   share their shocks, so the impact is the same on every path: it is measured exactly on a
-//!   single paired path (the library documents this), at a fraction of the cost. A
-//!   non-positive notional means no order: impact 0.
+//!   `impact = expected terminal impact / price`. The model is linear and paired runs share
+//!   their shocks, so the impact is the same deterministic impulse response on every path:
+//!   [`strategies::chiarella::order_impact`] computes it without simulating any path (it is
+//!   `simulate_with_order`'s `expected_impact` up to that average's rounding, under one ulp of
+//!   the price). A non-positive notional means no order: impact 0.
 //! * **Errors never panic** and produce no forecast (the pipeline falls back to the signal
 //!   alone): too little history ([`SimulatorError::Warmup`], not a degradation), a failed
 //!   calibration or simulation, a window without volume, a forecast price ≤ 0. The latter set
 //!   the actor [`Lifecycle::Degraded`] until the next successful forecast.
-//! * **Cost**: one forecast allocates the library's per-path buffers (a few `paths`-long
-//!   `Vec`s). With the defaults the model part (256 × 60 paths plus the one paired path) takes
-//!   ≈ 45–60 µs in `cargo bench --bench chiarella` (`chiarella_forecast/simulator_forecast`,
-//!   ≈ 95 µs before the lockstep kernel) on a loaded 2-core box; a recalibration (500 closes)
-//!   adds a few µs. A backtest pays it once per entry signal.
+//! * **Cost**: one forecast allocates one `paths`-long `Vec` in the library. With the defaults
+//!   the model part (256 × 60 paths and the impulse response) takes ≈ 39–41 µs in
+//!   `cargo bench --bench chiarella` (`chiarella_forecast/simulator_forecast_terminal`, idle
+//!   2-core box), against ≈ 44–46 µs for `simulate` plus a one-path `simulate_with_order`
+//!   (`simulator_forecast`) and ≈ 95 µs before the lockstep kernel. Nearly all of it is drawing
+//!   the 15,360 standard normals, which the forecast must reproduce exactly (plain `rand_distr`
+//!   takes ≈ 36 µs for them on the same box). A recalibration (500 closes) adds a few µs. A
+//!   backtest pays it once per entry signal.
 
 use crate::config_key as key;
 use serde::Deserialize;
@@ -48,8 +54,8 @@ use crate::lifecycle::Lifecycle;
 use crate::messages::{Bar, Forecast, MAX_SYMBOLS, Signal, SignalAction, SymbolId};
 use crate::ring::Ring;
 use strategies::chiarella::{
-    ChiarellaParams, MIN_CALIBRATION_PRICES, OrderImpactSpec, SimConfig, calibrate, simulate,
-    simulate_with_order,
+    ChiarellaParams, MIN_CALIBRATION_PRICES, OrderImpactSpec, SimConfig, calibrate, order_impact,
+    simulate_terminal,
 };
 
 /// Largest `paths × horizon` accepted: about 10 ms of one core per forecast.
@@ -453,8 +459,7 @@ impl Simulator {
             steps: cfg.horizon,
             seed: derive_seed(cfg.seed, signal.decision.0),
         };
-        let summary = simulate(&params, &sim).map_err(|e| model_err("simulation", e))?;
-        let t = summary.terminal;
+        let t = simulate_terminal(&params, &sim).map_err(|e| model_err("simulation", e))?;
         if t.mean.is_nan() || t.mean <= 0.0 {
             return Err(SimulatorError::NonPositiveForecast {
                 symbol,
@@ -475,10 +480,8 @@ impl Simulator {
                 size,
                 steps: cfg.impact.steps,
             };
-            let one_path = SimConfig { paths: 1, ..sim };
-            let paired = simulate_with_order(&params, &one_path, &order)
-                .map_err(|e| model_err("order impact", e))?;
-            paired.expected_impact / price
+            order_impact(&params, cfg.horizon, &order).map_err(|e| model_err("order impact", e))?
+                / price
         } else {
             0.0
         };
@@ -514,7 +517,7 @@ mod tests {
     use super::*;
     use crate::messages::{DecisionId, RegimeLabel, StrategyKind};
     use strategies::bars::BarParts;
-    use strategies::chiarella::sample_path;
+    use strategies::chiarella::{sample_path, simulate, simulate_with_order};
 
     const M: i64 = 60_000_000_000;
 
@@ -668,6 +671,56 @@ mod tests {
             .unwrap();
         assert_eq!(none.impact, 0.0);
         assert_eq!(a.lifecycle(), Lifecycle::Running);
+    }
+
+    #[test]
+    fn forecast_is_the_full_simulations_terminal_summary_and_paired_impact() {
+        // The same forecast from the report-grade calls the actor used before: `simulate`'s
+        // terminal summary (bit for bit) and the expected impact of a one-path
+        // `simulate_with_order` (equal up to its rounding, under one ulp of the price).
+        let mut sim = fed(600);
+        let notional = 5e4;
+        for decision in [77, 78, 1_000_003] {
+            let f = sim
+                .on_signal(&signal(0, decision, SignalAction::EnterLong), notional)
+                .unwrap()
+                .unwrap();
+            let path = closes(600, 1);
+            let cal = calibrate(&path[100..], 1.0).unwrap();
+            let price = path[599];
+            let params = ChiarellaParams {
+                p0: price,
+                ..cal.params
+            };
+            let cfg = SimConfig {
+                paths: 256,
+                steps: 60,
+                seed: derive_seed(0, decision),
+            };
+            let t = simulate(&params, &cfg).unwrap().terminal;
+            let rel_std = t.std / price;
+            let want = [t.mean, t.q05, t.q50, t.q95, rel_std * rel_std / 60.0];
+            let got = [f.expected_price, f.q05, f.q50, f.q95, f.variance];
+            assert_eq!(
+                got.map(f64::to_bits),
+                want.map(f64::to_bits),
+                "{got:?} {want:?}"
+            );
+            // Volume 1e6 per bar, default coefficient 1, one-step order.
+            let order = OrderImpactSpec {
+                size: cal.residual_std * (notional / 1e6).sqrt(),
+                steps: 1,
+            };
+            let one_path = SimConfig { paths: 1, ..cfg };
+            let paired = simulate_with_order(&params, &one_path, &order).unwrap();
+            let old = paired.expected_impact / price;
+            assert!(
+                (f.impact - old).abs() <= 2.0 * f64::EPSILON,
+                "{} vs {old}",
+                f.impact
+            );
+            assert!(f.impact > 0.0);
+        }
     }
 
     #[test]

@@ -9,8 +9,11 @@
 //! ```
 //!
 //! This module owns the parameter types and their validation; [`simulate`](self::simulate())
-//! and [`simulate_with_order`] live in `sim`, [`calibrate`] in `calibrate`. It is pure model
-//! code: no IO, no clock, every random draw comes from generators seeded by [`SimConfig::seed`].
+//! and [`simulate_with_order`] live in `sim`, their cheaper forecast counterparts
+//! [`simulate_terminal`] (terminal price only, bit-identical to `simulate`'s) and
+//! [`order_impact`] (the impulse response, no paths) in `terminal`, [`Quantiles`] in
+//! `quantiles`, [`calibrate`] in `calibrate`. It is pure model code: no IO, no clock, every
+//! random draw comes from generators seeded by [`SimConfig::seed`].
 //!
 //! # Conventions
 //! * **Noise.** `λ·w_N·ε·Δt + σ_p·√Δt·Z` is a sum of two independent centred normals, so each
@@ -32,14 +35,17 @@
 
 mod calibrate;
 mod normals;
+mod quantiles;
 mod sim;
+mod terminal;
 mod ziggurat;
 
 pub use calibrate::{Calibration, MIN_CALIBRATION_PRICES, calibrate};
+pub use quantiles::Quantiles;
 pub use sim::{
-    ImpactSummary, MAX_SAMPLE_PATH_STEPS, Quantiles, SimSummary, sample_path, simulate,
-    simulate_with_order,
+    ImpactSummary, MAX_SAMPLE_PATH_STEPS, SimSummary, sample_path, simulate, simulate_with_order,
 };
+pub use terminal::{order_impact, simulate_terminal};
 
 use serde::{Deserialize, Serialize};
 

@@ -1,4 +1,6 @@
 //! Monte-Carlo kernel of the Chiarella model: lockstep path blocks, parallel driver, summaries.
+//! The recursion's constants ([`Kernel`]), the per-path seeds and the [`ImpulseResponse`] are
+//! shared with `terminal`, whose forecast entry points must stay bit-identical to these paths.
 //!
 //! Paths run in blocks of [`LANES`] advanced step by step together (structure of arrays, so the
 //! independent recursions overlap and vectorise); a block draws its shocks a chunk of steps
@@ -21,9 +23,9 @@ use rayon::prelude::*;
 use serde::Serialize;
 
 use super::normals::{LANES, LaneNormals};
+use super::quantiles::Quantiles;
 use super::{ChiarellaParams, OrderImpactSpec, SimConfig};
 use crate::error::fmt_num;
-use crate::metrics::quantile_sorted;
 use crate::{Error, Result};
 
 /// Longest path [`sample_path`] stores (80 MB of prices).
@@ -31,68 +33,7 @@ pub const MAX_SAMPLE_PATH_STEPS: usize = 10_000_000;
 
 /// Paths per rayon task: large enough to amortise scheduling, small enough to balance 2+ cores.
 /// A multiple of [`LANES`], so the lockstep blocks are the same whatever the split.
-const PATHS_PER_TASK: usize = 32;
-
-/// Distribution summary of one per-path statistic across the Monte-Carlo paths.
-///
-/// `std` is the population standard deviation (ddof 0, numpy's default); the quantiles use
-/// linear interpolation between order statistics (numpy's default `method="linear"`).
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
-pub struct Quantiles {
-    /// Sample mean.
-    pub mean: f64,
-    /// Population standard deviation (ddof 0).
-    pub std: f64,
-    /// 1 % quantile.
-    pub q01: f64,
-    /// 5 % quantile.
-    pub q05: f64,
-    /// Median.
-    pub q50: f64,
-    /// 95 % quantile.
-    pub q95: f64,
-    /// 99 % quantile.
-    pub q99: f64,
-}
-
-impl Quantiles {
-    /// Summarises `values` (reordered in place: they end up sorted). `values` must be
-    /// non-empty and finite, which the simulator guarantees before calling.
-    fn of(values: &mut [f64]) -> Self {
-        let n = values.len() as f64;
-        let mean = values.iter().sum::<f64>() / n;
-        let var = values.iter().map(|v| (v - mean) * (v - mean)).sum::<f64>() / n;
-        sort_total_order(values);
-        let q = |p: f64| quantile_sorted(values, p).unwrap_or(mean);
-        Quantiles {
-            mean,
-            std: var.sqrt(),
-            q01: q(0.01),
-            q05: q(0.05),
-            q50: q(0.50),
-            q95: q(0.95),
-            q99: q(0.99),
-        }
-    }
-}
-
-/// Sorts `values` in [`f64::total_cmp`] order, by sorting integer keys with the same order
-/// (about twice as fast as comparing floats through `total_cmp`; a forecast sorts two
-/// 256-value samples).
-fn sort_total_order(values: &mut [f64]) {
-    // The IEEE 754 bit pattern with the sign bit flipped for positives and every bit flipped
-    // for negatives orders as `total_cmp` does.
-    let key = |x: f64| {
-        let b = x.to_bits();
-        if b >> 63 == 1 { !b } else { b | (1 << 63) }
-    };
-    let unkey = |k: u64| f64::from_bits(if k >> 63 == 1 { k & !(1 << 63) } else { !k });
-    let mut keys: Vec<u64> = values.iter().map(|&x| key(x)).collect();
-    keys.sort_unstable();
-    for (v, k) in values.iter_mut().zip(keys) {
-        *v = unkey(k);
-    }
-}
+pub(super) const PATHS_PER_TASK: usize = 32;
 
 /// Result of [`simulate`]: distributions of the terminal price and of the path max drawdown.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
@@ -132,21 +73,21 @@ pub struct ImpactSummary {
 
 /// The per-step constants of the recursion.
 #[derive(Debug, Clone, Copy)]
-struct Kernel {
-    p0: f64,
-    fundamental: f64,
+pub(super) struct Kernel {
+    pub(super) p0: f64,
+    pub(super) fundamental: f64,
     /// `λ·w_F·α_F·Δt`.
-    kf: f64,
+    pub(super) kf: f64,
     /// `λ·w_C·α_C·Δt`.
-    kc: f64,
+    pub(super) kc: f64,
     /// One-step shock standard deviation; 0 means no draws at all.
-    shock: f64,
-    steps: usize,
+    pub(super) shock: f64,
+    pub(super) steps: usize,
     seed: u64,
 }
 
 impl Kernel {
-    fn new(params: &ChiarellaParams, cfg: &SimConfig) -> Self {
+    pub(super) fn new(params: &ChiarellaParams, cfg: &SimConfig) -> Self {
         Kernel {
             p0: params.p0,
             fundamental: params.fundamental,
@@ -165,7 +106,7 @@ impl Kernel {
     }
 
     /// The seed of path `index`'s generator (see [`path_rng`](Self::path_rng)).
-    fn path_seed(&self, index: usize) -> u64 {
+    pub(super) fn path_seed(&self, index: usize) -> u64 {
         mix64(mix64(self.seed) ^ index as u64)
     }
 
@@ -233,7 +174,7 @@ struct PathOutcome {
 
 /// Steps of shocks drawn ahead of the recursion for a block (a `CHUNK × LANES` stack buffer:
 /// 4 KB, so nothing is allocated per path and any horizon runs in constant memory).
-const CHUNK: usize = 64;
+pub(super) const CHUNK: usize = 64;
 
 /// Lockstep state of one block of up to [`LANES`] paths: the fields of [`PathState`] as arrays.
 ///
@@ -331,7 +272,7 @@ impl ShiftedLanes {
 /// `d` obeys it with the fundamental at 0, no shock and the push as forcing:
 /// `d[k+1] = d[k] + kf·(0 − d[k]) + kc·(d[k] − d[k−1]) + push·1{k < H}`, `d[0] = d[−1] = 0`.
 #[derive(Debug, Clone, Copy)]
-struct ImpulseResponse {
+pub(super) struct ImpulseResponse {
     d: f64,
     prev: f64,
     step: usize,
@@ -340,7 +281,7 @@ struct ImpulseResponse {
 }
 
 impl ImpulseResponse {
-    fn new(push: f64, horizon: usize) -> Self {
+    pub(super) fn new(push: f64, horizon: usize) -> Self {
         ImpulseResponse {
             d: 0.0,
             prev: 0.0,
@@ -351,7 +292,7 @@ impl ImpulseResponse {
     }
 
     /// Advances one step and returns `d[k+1]`.
-    fn advance(&mut self, k: &Kernel) -> f64 {
+    pub(super) fn advance(&mut self, k: &Kernel) -> f64 {
         let forcing = if self.step < self.horizon {
             self.push
         } else {
@@ -420,7 +361,7 @@ impl Kernel {
 /// Below this many path-steps a simulation runs on the calling thread: handing a few hundred
 /// microseconds of work to rayon costs more in wake-ups than it saves (a per-decision forecast
 /// in the live pipeline is this size). Results are identical either way.
-const PARALLEL_MIN_PATH_STEPS: usize = 200_000;
+pub(super) const PARALLEL_MIN_PATH_STEPS: usize = 200_000;
 
 /// Runs every path, in blocks of [`LANES`] (in parallel, [`PATHS_PER_TASK`] paths per task,
 /// when the work is large), into a path-ordered vector of `[without, with]` outcomes (the
@@ -459,21 +400,8 @@ fn summarise(
         return Err(diverged(params, i, terminal[i]));
     }
     let (terminal, max_drawdown) = (Quantiles::of(&mut terminal), Quantiles::of(&mut drawdown));
-    for (what, q) in [
-        ("terminal price", &terminal),
-        ("max drawdown", &max_drawdown),
-    ] {
-        if !(q.mean.is_finite() && q.std.is_finite()) {
-            return Err(Error::Numerical {
-                what: "chiarella summary",
-                detail: format!(
-                    "the {what} statistics overflow (mean {}, std {}): prices too large for f64",
-                    fmt_num(q.mean),
-                    fmt_num(q.std)
-                ),
-            });
-        }
-    }
+    check_moments("terminal price", &terminal)?;
+    check_moments("max drawdown", &max_drawdown)?;
     Ok(SimSummary {
         terminal,
         max_drawdown,
@@ -483,7 +411,22 @@ fn summarise(
     })
 }
 
-fn diverged(params: &ChiarellaParams, path: usize, value: f64) -> Error {
+/// Checks that the mean and std of the per-path statistic `what` did not overflow.
+pub(super) fn check_moments(what: &str, q: &Quantiles) -> Result<()> {
+    if q.mean.is_finite() && q.std.is_finite() {
+        return Ok(());
+    }
+    Err(Error::Numerical {
+        what: "chiarella summary",
+        detail: format!(
+            "the {what} statistics overflow (mean {}, std {}): prices too large for f64",
+            fmt_num(q.mean),
+            fmt_num(q.std)
+        ),
+    })
+}
+
+pub(super) fn diverged(params: &ChiarellaParams, path: usize, value: f64) -> Error {
     Error::Numerical {
         what: "chiarella simulation",
         detail: format!(
@@ -617,32 +560,6 @@ mod tests {
     use super::super::tests::base_params;
     use super::*;
 
-    #[test]
-    fn integer_key_sort_orders_like_total_cmp() {
-        let mut rng = Xoshiro256PlusPlus::seed_from_u64(3);
-        let mut v: Vec<f64> = (0..2_000)
-            .map(|i| match i % 7 {
-                0 => 0.0,
-                1 => -0.0,
-                2 => f64::MIN_POSITIVE * rng.random::<f64>(),
-                3 => -1e300 * rng.random::<f64>(),
-                _ => (rng.random::<f64>() - 0.5) * 1e6,
-            })
-            .collect();
-        v.extend([
-            f64::MAX,
-            f64::MIN,
-            f64::INFINITY,
-            f64::NEG_INFINITY,
-            5e-324,
-            -5e-324,
-        ]);
-        let mut want = v.clone();
-        want.sort_by(f64::total_cmp);
-        sort_total_order(&mut v);
-        let bits = |x: &[f64]| x.iter().map(|f| f.to_bits()).collect::<Vec<_>>();
-        assert_eq!(bits(&v), bits(&want));
-    }
     use proptest::prelude::*;
 
     fn deterministic(fundamental: f64, kf: f64, kc: f64) -> ChiarellaParams {
