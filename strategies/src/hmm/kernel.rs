@@ -58,12 +58,19 @@ impl Kernel {
     /// Writes `ln N(r; μ_j, σ_j²)` into `logb` and returns the largest.
     #[inline(always)]
     pub fn emission_logs(&self, r: f64, logb: &mut [f64]) -> f64 {
+        self.emission_logs_k(self.k, r, logb)
+    }
+
+    /// [`Kernel::emission_logs`] with the state count passed in, so that a caller that knows it
+    /// at compile time gets a loop of fixed length (same arithmetic).
+    #[inline(always)]
+    fn emission_logs_k(&self, k: usize, r: f64, logb: &mut [f64]) -> f64 {
         let mut m = f64::NEG_INFINITY;
-        for (((lb, &mu), &h), &ln) in logb
+        for (((lb, &mu), &h), &ln) in logb[..k]
             .iter_mut()
-            .zip(&self.mean)
-            .zip(&self.half_iv)
-            .zip(&self.log_norm)
+            .zip(&self.mean[..k])
+            .zip(&self.half_iv[..k])
+            .zip(&self.log_norm[..k])
         {
             let d = r - mu;
             let v = ln - (h * d * d).min(MAX_HALF_Z2);
@@ -76,8 +83,14 @@ impl Kernel {
     /// One-step prediction `pred = p · A`.
     #[inline(always)]
     pub fn predict(&self, p: &[f64], pred: &mut [f64]) {
-        let k = self.k;
-        let mut rows = self.trans.chunks_exact(k);
+        self.predict_k(self.k, p, pred);
+    }
+
+    /// [`Kernel::predict`] with the state count passed in (see [`Kernel::emission_logs_k`]).
+    #[inline(always)]
+    fn predict_k(&self, k: usize, p: &[f64], pred: &mut [f64]) {
+        let (p, pred) = (&p[..k], &mut pred[..k]);
+        let mut rows = self.trans[..k * k].chunks_exact(k);
         let (Some(first), Some(&p0)) = (rows.next(), p.first()) else {
             return;
         };
@@ -117,18 +130,40 @@ impl Kernel {
         emis: &mut [f64],
         log: &mut ForwardLog,
     ) -> (f64, f64) {
+        // The common state counts get loops of fixed length (the same arithmetic).
+        match self.k {
+            2 => self.filter_step_k(2, prev, r, pred, out, emis, log),
+            3 => self.filter_step_k(3, prev, r, pred, out, emis, log),
+            4 => self.filter_step_k(4, prev, r, pred, out, emis, log),
+            k => self.filter_step_k(k, prev, r, pred, out, emis, log),
+        }
+    }
+
+    /// [`Kernel::filter_step`] with the state count passed in.
+    #[inline(always)]
+    #[allow(clippy::too_many_arguments)]
+    fn filter_step_k(
+        &self,
+        k: usize,
+        prev: Option<&[f64]>,
+        r: f64,
+        pred: &mut [f64],
+        out: &mut [f64],
+        emis: &mut [f64],
+        log: &mut ForwardLog,
+    ) -> (f64, f64) {
         if !log.active {
             let pred: &[f64] = match prev {
-                None => &self.initial,
+                None => &self.initial[..k],
                 Some(p) => {
-                    self.predict(p, pred);
-                    pred
+                    self.predict_k(k, p, pred);
+                    &pred[..k]
                 }
             };
-            let m = self.emission_logs(r, emis);
+            let m = self.emission_logs_k(k, r, emis);
             let mut s = 0.0;
             let mut lo = f64::INFINITY;
-            for ((o, e), &q) in out.iter_mut().zip(emis.iter_mut()).zip(pred) {
+            for ((o, e), &q) in out[..k].iter_mut().zip(emis[..k].iter_mut()).zip(pred) {
                 let b = (*e - m).exp();
                 *e = b;
                 let u = q * b;
@@ -138,7 +173,7 @@ impl Kernel {
             }
             if lo >= TINY || (s >= f64::MIN_POSITIVE && self.zeros_are_exact(prev, out)) {
                 let inv = 1.0 / s;
-                for o in out.iter_mut() {
+                for o in out[..k].iter_mut() {
                     // min: u/s can round one ulp above 1.
                     *o = (*o * inv).min(1.0);
                 }
@@ -580,11 +615,34 @@ pub(crate) fn backward(
     emis: &[f64],
     log_rows: &LogRows,
     scratch: &mut BackwardScratch,
+    acc: Option<Accum<'_>>,
+) {
+    // The common state counts get loops of fixed length (the same arithmetic).
+    match kern.k {
+        2 => backward_k(2, kern, obs, alpha, emis, log_rows, scratch, acc),
+        3 => backward_k(3, kern, obs, alpha, emis, log_rows, scratch, acc),
+        4 => backward_k(4, kern, obs, alpha, emis, log_rows, scratch, acc),
+        k => backward_k(k, kern, obs, alpha, emis, log_rows, scratch, acc),
+    }
+}
+
+/// [`backward`] with the state count passed in.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+fn backward_k(
+    k: usize,
+    kern: &Kernel,
+    obs: &[f64],
+    alpha: &mut [f64],
+    emis: &[f64],
+    log_rows: &LogRows,
+    scratch: &mut BackwardScratch,
     mut acc: Option<Accum<'_>>,
 ) {
-    let k = kern.k;
     let t_len = alpha.len() / k;
     let BackwardScratch { beta, bu, w } = scratch;
+    let (beta, bu, w) = (&mut beta[..k], &mut bu[..k], &mut w[..k]);
+    let trans = &kern.trans[..k * k];
     // Rows of `log_rows` not yet passed (the pass runs backwards in time).
     let mut next_row = log_rows.t.len();
     if let Some(acc) = acc.as_mut() {
@@ -610,7 +668,7 @@ pub(crate) fn backward(
             }
             let mut sb = 0.0;
             let mut min_bu = f64::INFINITY;
-            for (b, row) in bu.iter_mut().zip(kern.trans.chunks_exact(k)) {
+            for (b, row) in bu.iter_mut().zip(trans.chunks_exact(k)) {
                 *b = row.iter().zip(w.iter()).map(|(a, x)| a * x).sum();
                 sb += *b;
                 min_bu = min_bu.min(*b);
