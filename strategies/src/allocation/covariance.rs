@@ -60,6 +60,18 @@ const SMALL_ASSETS: usize = 8;
 fn centred_moments_small(returns: &DMatrix<f64>) -> (DMatrix<f64>, f64) {
     let (t, n) = (returns.nrows(), returns.ncols());
     let means = column_means(returns);
+    if n == 1 {
+        // One asset (the allocator's usual case): the same sums over the contiguous column.
+        let mean = means[0];
+        let (mut ss, mut fourth) = (0.0f64, 0.0f64);
+        for &x in returns.as_slice() {
+            let v = x - mean;
+            let norm2 = v * v;
+            ss += v * v;
+            fourth += norm2 * norm2;
+        }
+        return (DMatrix::from_element(1, 1, ss), fourth);
+    }
     let mut acc = [[0.0f64; SMALL_ASSETS]; SMALL_ASSETS];
     let mut fourth = 0.0;
     let mut c = [0.0f64; SMALL_ASSETS];
