@@ -10,7 +10,7 @@
 //!
 //! Owns the ingest flow and the bronze file format; reads no clock (`ingested_at_ns` is given).
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -28,8 +28,8 @@ use super::error::{LakeError, Result};
 use super::ledger::{ChecksumStatus, LEDGER_SCHEMA, Ledger, LedgerEntry, read_ledger};
 use super::schema::CellType;
 use super::source::{
-    Container, Market, Period, SourceKind, hex, market_from_path, parse_source_name,
-    read_checksum, unsupported_kind_from_path,
+    Container, Market, SourceKind, hex, market_from_path, parse_source_name, read_checksum,
+    unsupported_kind_from_path,
 };
 use super::zipfile::with_csv_member;
 use crate::bars::{FileCompression, encode};
@@ -133,7 +133,7 @@ struct Written {
 
 enum Prepared {
     Already { sha256: String, version: u32 },
-    Written(Written),
+    Written(Box<Written>),
 }
 
 /// Ingests `inputs` (files, not directories) into the lake's bronze layer. `progress` is
@@ -243,7 +243,7 @@ fn commit(
             out.push(IngestOutcome::Failed {
                 error: LakeError::Store {
                     file: input.display().to_string(),
-                    source,
+                    source: Box::new(source),
                 },
                 input,
             });
@@ -288,7 +288,8 @@ fn prepare(
             }),
         );
     }
-    let r = validate_and_write(store, input, &file, &bytes, sha256, opts).map(Prepared::Written);
+    let r = validate_and_write(store, input, &file, &bytes, sha256, opts)
+        .map(|w| Prepared::Written(Box::new(w)));
     (len, r)
 }
 
@@ -386,7 +387,8 @@ fn validate_and_write(
                 file: file.to_string(),
                 reason: e.to_string(),
             };
-            let (p, m) = with_csv_member(bytes, file, |r| parse_csv(r, file, &kind, hint, &corrupt))?;
+            let (p, m) =
+                with_csv_member(bytes, file, |r| parse_csv(r, file, &kind, hint, &corrupt))?;
             (p, Some(m))
         }
         Container::Csv => {
@@ -405,7 +407,7 @@ fn validate_and_write(
             delete_all(store, &written);
             return Err(LakeError::Store {
                 file: file.to_string(),
-                source,
+                source: Box::new(source),
             });
         }
         written.push(path);
@@ -488,20 +490,21 @@ fn day_files(
     let schema = Arc::new(bronze_schema(parsed));
     let mut out = Vec::with_capacity(by_day.len());
     for (day, rows) in by_day {
-        let batch = day_batch(&schema, parsed, &rows, name, sha256, opts.ingested_at_ns)
-            .map_err(|e| LakeError::Store {
-                file: name.to_string(),
-                source: crate::ReplayError::Encode {
-                    what: "bronze",
-                    reason: e.to_string(),
-                },
+        let batch =
+            day_batch(&schema, parsed, &rows, name, sha256, opts.ingested_at_ns).map_err(|e| {
+                LakeError::Store {
+                    file: name.to_string(),
+                    source: Box::new(crate::ReplayError::Encode {
+                        what: "bronze",
+                        reason: e.to_string(),
+                    }),
+                }
             })?;
-        let body = encode("bronze", &batch, opts.compression).map_err(|source| {
-            LakeError::Store {
+        let body =
+            encode("bronze", &batch, opts.compression).map_err(|source| LakeError::Store {
                 file: name.to_string(),
-                source,
-            }
-        })?;
+                source: Box::new(source),
+            })?;
         out.push((bronze_path(parsed.spec.market, kind, day, sha256)?, body));
     }
     Ok(out)
@@ -550,7 +553,9 @@ fn day_batch(
         .iter()
         .map(|c| -> ArrayRef {
             match c {
-                ColumnData::Int(v) => Arc::new(Int64Array::from_iter_values(rows.iter().map(|&i| v[i]))),
+                ColumnData::Int(v) => {
+                    Arc::new(Int64Array::from_iter_values(rows.iter().map(|&i| v[i])))
+                }
                 ColumnData::Text { .. } => Arc::new(StringArray::from_iter_values(
                     rows.iter().map(|&i| c.text(i).unwrap_or_default()),
                 )),
@@ -560,7 +565,9 @@ fn day_batch(
             }
         })
         .collect();
-    let same = |s: &str| -> ArrayRef { Arc::new(StringArray::from_iter_values(std::iter::repeat_n(s, n))) };
+    let same = |s: &str| -> ArrayRef {
+        Arc::new(StringArray::from_iter_values(std::iter::repeat_n(s, n)))
+    };
     cols.push(same(name));
     cols.push(same(sha256));
     cols.push(Arc::new(Int64Array::from_iter_values(
@@ -572,22 +579,4 @@ fn day_batch(
             .with_timezone("UTC"),
     ));
     RecordBatch::try_new(Arc::clone(schema), cols)
-}
-
-/// The distinct bronze files of committed entries, for callers that check a lake is unchanged.
-#[must_use]
-pub fn committed_bronze(ledger: &Ledger) -> BTreeSet<String> {
-    ledger
-        .committed_files()
-        .into_iter()
-        .map(str::to_string)
-        .collect()
-}
-
-/// Whether a period string from a ledger entry matches the period of `kind`.
-#[must_use]
-pub fn same_period(kind: &SourceKind, period_start: &str) -> bool {
-    match kind.period {
-        Period::Daily { .. } | Period::Monthly { .. } => kind.period.to_string() == period_start,
-    }
 }

@@ -127,9 +127,8 @@ fn choose_spec(
         .iter()
         .filter(|s| s.category == kind.category && hint.is_none_or(|h| h.market == s.market))
         .collect();
-    let decided = |s: &'static KindSpec, otherwise: MarketFrom| {
-        (s, hint.map_or(otherwise, |h| h.from))
-    };
+    let decided =
+        |s: &'static KindSpec, otherwise: MarketFrom| (s, hint.map_or(otherwise, |h| h.from));
     if header {
         let names: Vec<&str> = first.iter().collect();
         let matching: Vec<_> = candidates
@@ -241,7 +240,9 @@ pub fn parse_csv<R: Read>(
         have = read(&mut rdr, &mut rec, 2)?;
     }
     while have {
-        let line = rec.position().map_or(lines.len() as u64 + 1, csv::Position::line);
+        let line = rec
+            .position()
+            .map_or(lines.len() as u64 + 1, csv::Position::line);
         if rec.len() != spec.columns.len() {
             return Err(LakeError::ColumnCount {
                 file: file.to_string(),
@@ -265,9 +266,7 @@ pub fn parse_csv<R: Read>(
                         file: file.to_string(),
                         line,
                         column: (*name).to_string(),
-                        reason: format!(
-                            "{x} is neither epoch milliseconds nor microseconds"
-                        ),
+                        reason: format!("{x} is neither epoch milliseconds nor microseconds"),
                     })?;
                     match unit {
                         None => unit = Some(u),
@@ -292,9 +291,7 @@ pub fn parse_csv<R: Read>(
                                 file: file.to_string(),
                                 line,
                                 time: x,
-                                day: u
-                                    .day_of(x)
-                                    .map_or_else(|| "?".into(), |d| d.to_string()),
+                                day: u.day_of(x).map_or_else(|| "?".into(), |d| d.to_string()),
                                 period: kind.period.to_string(),
                             });
                         };
@@ -357,7 +354,12 @@ mod tests {
 
     #[test]
     fn parses_headerless_spot_rows_verbatim() {
-        let p = parse("BTCUSDT-1h-2018-02.csv", &format!("{SPOT_1}\n{SPOT_2}"), None).unwrap();
+        let p = parse(
+            "BTCUSDT-1h-2018-02.csv",
+            &format!("{SPOT_1}\n{SPOT_2}"),
+            None,
+        )
+        .unwrap();
         assert_eq!(p.rows(), 2);
         assert!(!p.header);
         assert_eq!(p.unit, TimeUnit::Millis);
@@ -366,19 +368,34 @@ mod tests {
         assert_eq!(p.lines, [1, 2]);
         assert_eq!(p.columns[1].text(0), Some("10285.10000000"));
         assert_eq!(p.columns[4].text(1), Some("10247.49000000"));
-        assert_eq!(p.columns[0], ColumnData::Int(vec![1517443200000, 1517446800000]));
+        assert_eq!(
+            p.columns[0],
+            ColumnData::Int(vec![1517443200000, 1517446800000])
+        );
         assert_eq!(p.time_range(), Some((1517443200000, 1517446800000)));
     }
 
     #[test]
     fn header_picks_the_market_and_shifts_lines() {
         let row = "1769904000000,10.1130,10.1300,10.1090,10.1280,38521,1769904059999,389800.3310,1077,28754,290983.0070,0";
-        let p = parse("AVAXUSDT-1m-2026-02.csv", &format!("{UM_HEADER}\n{row}\n"), None).unwrap();
+        let p = parse(
+            "AVAXUSDT-1m-2026-02.csv",
+            &format!("{UM_HEADER}\n{row}\n"),
+            None,
+        )
+        .unwrap();
         assert!(p.header);
-        assert_eq!((p.spec.market, p.market_from), (Market::FuturesUm, MarketFrom::Header));
+        assert_eq!(
+            (p.spec.market, p.market_from),
+            (Market::FuturesUm, MarketFrom::Header)
+        );
         assert_eq!(p.lines, [2]);
-        let e = parse("AVAXUSDT-1m-2026-02.csv", &format!("{UM_HEADER}\n{row}\n"), Some(Market::Spot))
-            .unwrap_err();
+        let e = parse(
+            "AVAXUSDT-1m-2026-02.csv",
+            &format!("{UM_HEADER}\n{row}\n"),
+            Some(Market::Spot),
+        )
+        .unwrap_err();
         assert!(matches!(e, LakeError::BadHeader { .. }), "{e}");
     }
 
@@ -387,31 +404,63 @@ mod tests {
         // Real µs row: tommy-ca spot BTCUSDT-1h-2026-05-08, line 1.
         let us = "1778198400000000,79855.12000000,80077.53000000,79687.99000000,79988.02000000,443.50929000,1778201999999999,35443632.01237218,95542,229.93232000,18376479.58960060,0";
         let p = parse("BTCUSDT-1h-2026-05-08.zip", us, None).unwrap();
-        assert_eq!((p.unit, p.spec.market, p.market_from), (TimeUnit::Micros, Market::Spot, MarketFrom::TimeUnit));
+        assert_eq!(
+            (p.unit, p.spec.market, p.market_from),
+            (TimeUnit::Micros, Market::Spot, MarketFrom::TimeUnit)
+        );
         let mixed = us.replacen("1778201999999999", "1778201999999", 1);
         let e = parse("BTCUSDT-1h-2026-05-08.zip", &mixed, None).unwrap_err();
         assert!(
-            e.to_string().contains("line 1, column close_time") && e.to_string().contains("mixed units"),
+            e.to_string().contains("line 1, column close_time")
+                && e.to_string().contains("mixed units"),
             "{e}"
         );
         let secs = SPOT_1.replacen("1517443200000", "1517443200", 1);
         let e = parse("BTCUSDT-1h-2018-02.csv", &secs, None).unwrap_err();
-        assert!(e.to_string().contains("neither epoch milliseconds nor microseconds"), "{e}");
+        assert!(
+            e.to_string()
+                .contains("neither epoch milliseconds nor microseconds"),
+            "{e}"
+        );
     }
 
     #[test]
     fn csv_cell_errors_name_line_and_column() {
         let bad_high = SPOT_2.replacen("10328.98000000", "abc", 1);
         let cases: Vec<(String, &str)> = vec![
-            (format!("{SPOT_1}\n{bad_high}"), "BTCUSDT-1h-2018-02.csv: line 2, column high: \"abc\" is not a decimal number"),
-            (format!("{SPOT_1}\n{SPOT_2},7"), "BTCUSDT-1h-2018-02.csv: line 2: 13 columns, expected 12"),
-            (SPOT_1.rsplit_once(',').unwrap().0.to_string(), "line 1: 11 columns, expected 12"),
-            (SPOT_1.replacen(",5895,", ",5895.5,", 1), "line 1, column count: \"5895.5\" is not an integer"),
+            (
+                format!("{SPOT_1}\n{bad_high}"),
+                "BTCUSDT-1h-2018-02.csv: line 2, column high: \"abc\" is not a decimal number",
+            ),
+            (
+                format!("{SPOT_1}\n{SPOT_2},7"),
+                "BTCUSDT-1h-2018-02.csv: line 2: 13 columns, expected 12",
+            ),
+            (
+                SPOT_1.rsplit_once(',').unwrap().0.to_string(),
+                "line 1: 11 columns, expected 12",
+            ),
+            (
+                SPOT_1.replacen(",5895,", ",5895.5,", 1),
+                "line 1, column count: \"5895.5\" is not an integer",
+            ),
             (String::new(), "BTCUSDT-1h-2018-02.csv: empty file"),
             ("\n\n".into(), "empty file"),
-            (SPOT_1.replacen("1517443200000", "1517443200000x", 1), "line 1, column open_time"),
-            (format!("{SPOT_1}\n{}", SPOT_2.replacen("1517446800000", "1519862400000", 1)), "line 2: time 1519862400000 (2018-03-01) is outside the file's period 2018-02"),
-            ("open,high\n1,2".into(), "line 1: header \"open,high\" does not match the klines columns"),
+            (
+                SPOT_1.replacen("1517443200000", "1517443200000x", 1),
+                "line 1, column open_time",
+            ),
+            (
+                format!(
+                    "{SPOT_1}\n{}",
+                    SPOT_2.replacen("1517446800000", "1519862400000", 1)
+                ),
+                "line 2: time 1519862400000 (2018-03-01) is outside the file's period 2018-02",
+            ),
+            (
+                "open,high\n1,2".into(),
+                "line 1: header \"open,high\" does not match the klines columns",
+            ),
         ];
         for (text, want) in cases {
             let e = parse("BTCUSDT-1h-2018-02.csv", &text, None).unwrap_err();
@@ -428,10 +477,21 @@ mod tests {
     fn aggtrades_bools_and_column_count_pick_the_market() {
         let spot = "1,42000.1,0.5,10,11,1704067200000,True,True";
         let p = parse("BTCUSDT-aggTrades-2024-01-01.csv", spot, None).unwrap();
-        assert_eq!((p.spec.market, p.market_from), (Market::Spot, MarketFrom::Columns));
+        assert_eq!(
+            (p.spec.market, p.market_from),
+            (Market::Spot, MarketFrom::Columns)
+        );
         assert_eq!(p.columns[6], ColumnData::Bool(vec![true]));
-        let e = parse("BTCUSDT-aggTrades-2024-01-01.csv", &spot.replace(",True,True", ",maybe,True"), None)
-            .unwrap_err();
-        assert!(e.to_string().contains("column is_buyer_maker: \"maybe\" is not true or false"), "{e}");
+        let e = parse(
+            "BTCUSDT-aggTrades-2024-01-01.csv",
+            &spot.replace(",True,True", ",maybe,True"),
+            None,
+        )
+        .unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("column is_buyer_maker: \"maybe\" is not true or false"),
+            "{e}"
+        );
     }
 }

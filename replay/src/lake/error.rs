@@ -160,8 +160,8 @@ pub enum LakeError {
     Store {
         /// The input being ingested (or the lake object).
         file: String,
-        /// The store's error.
-        source: ReplayError,
+        /// The store's error (boxed: it is large and rare).
+        source: Box<ReplayError>,
     },
     /// A test failpoint stopped the ingest before its commit (debug builds only).
     #[error("{file}: stopped at failpoint {name}")]

@@ -142,7 +142,7 @@ impl Ledger {
 pub fn read_ledger(store: &Store) -> Result<Ledger> {
     let store_err = |source| LakeError::Store {
         file: store.url_of(LEDGER_DIR),
-        source,
+        source: Box::new(source),
     };
     let paths: Vec<String> = store
         .list(LEDGER_DIR)
@@ -179,7 +179,7 @@ pub fn bronze_orphans(store: &Store, ledger: &Ledger) -> Result<Vec<String>> {
         .list(prefix)
         .map_err(|source| LakeError::Store {
             file: store.url_of(prefix),
-            source,
+            source: Box::new(source),
         })?
         .into_iter()
         .map(|e| e.path)

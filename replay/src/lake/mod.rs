@@ -8,7 +8,7 @@
 //! - [`zipfile`]: the single CSV member of a zip, CRC-checked;
 //! - [`bronze`]: the ingest flow and the bronze file format;
 //! - [`ledger`]: the commit record;
-//! - [`error`]: [`LakeError`].
+//! - [`error`]: the error type, [`LakeError`].
 //!
 //! Reads no clock and opens no network connection beyond the [`crate::Store`] it is given.
 
@@ -28,6 +28,6 @@ pub use csvparse::{MarketFrom, MarketHint};
 pub use error::LakeError;
 pub use ledger::{ChecksumStatus, LEDGER_DIR, Ledger, LedgerEntry, bronze_orphans, read_ledger};
 pub use source::{
-    Category, Container, Market, Period, SourceKind, TimeUnit, market_from_path,
-    parse_source_name, read_checksum,
+    Category, Container, Market, Period, SourceKind, TimeUnit, market_from_path, parse_source_name,
+    read_checksum,
 };

@@ -155,15 +155,60 @@ const CM_TRADES: &[(&str, CellType)] = &[
 
 /// Every supported (market, category), in detection order (spot first).
 pub static SPECS: [KindSpec; 9] = [
-    KindSpec { market: Market::Spot, category: Category::Klines, columns: SPOT_KLINES, time_column: 0 },
-    KindSpec { market: Market::FuturesUm, category: Category::Klines, columns: UM_KLINES, time_column: 0 },
-    KindSpec { market: Market::FuturesCm, category: Category::Klines, columns: CM_KLINES, time_column: 0 },
-    KindSpec { market: Market::Spot, category: Category::AggTrades, columns: SPOT_AGG_TRADES, time_column: 5 },
-    KindSpec { market: Market::FuturesUm, category: Category::AggTrades, columns: FUTURES_AGG_TRADES, time_column: 5 },
-    KindSpec { market: Market::FuturesCm, category: Category::AggTrades, columns: FUTURES_AGG_TRADES, time_column: 5 },
-    KindSpec { market: Market::Spot, category: Category::Trades, columns: SPOT_TRADES, time_column: 4 },
-    KindSpec { market: Market::FuturesUm, category: Category::Trades, columns: UM_TRADES, time_column: 4 },
-    KindSpec { market: Market::FuturesCm, category: Category::Trades, columns: CM_TRADES, time_column: 4 },
+    KindSpec {
+        market: Market::Spot,
+        category: Category::Klines,
+        columns: SPOT_KLINES,
+        time_column: 0,
+    },
+    KindSpec {
+        market: Market::FuturesUm,
+        category: Category::Klines,
+        columns: UM_KLINES,
+        time_column: 0,
+    },
+    KindSpec {
+        market: Market::FuturesCm,
+        category: Category::Klines,
+        columns: CM_KLINES,
+        time_column: 0,
+    },
+    KindSpec {
+        market: Market::Spot,
+        category: Category::AggTrades,
+        columns: SPOT_AGG_TRADES,
+        time_column: 5,
+    },
+    KindSpec {
+        market: Market::FuturesUm,
+        category: Category::AggTrades,
+        columns: FUTURES_AGG_TRADES,
+        time_column: 5,
+    },
+    KindSpec {
+        market: Market::FuturesCm,
+        category: Category::AggTrades,
+        columns: FUTURES_AGG_TRADES,
+        time_column: 5,
+    },
+    KindSpec {
+        market: Market::Spot,
+        category: Category::Trades,
+        columns: SPOT_TRADES,
+        time_column: 4,
+    },
+    KindSpec {
+        market: Market::FuturesUm,
+        category: Category::Trades,
+        columns: UM_TRADES,
+        time_column: 4,
+    },
+    KindSpec {
+        market: Market::FuturesCm,
+        category: Category::Trades,
+        columns: CM_TRADES,
+        time_column: 4,
+    },
 ];
 
 /// The spec of one (market, category).

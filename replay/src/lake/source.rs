@@ -246,7 +246,11 @@ pub fn parse_source_name(path: &str) -> Result<SourceKind> {
                 kind: k.to_string(),
             });
         }
-        k => return Err(unknown(&format!("{k:?} is not a kline interval ({expected})"))),
+        k => {
+            return Err(unknown(&format!(
+                "{k:?} is not a kline interval ({expected})"
+            )));
+        }
     };
     let year: i32 = number(parts[2], 4).ok_or_else(|| unknown(expected))?;
     let month: u32 = number(parts[3], 2).ok_or_else(|| unknown(expected))?;
@@ -428,28 +432,113 @@ mod tests {
         use Category::*;
         let monthly = |year, month| Period::Monthly { year, month };
         let cases: [(&str, &str, Category, &str, Period, Container); 11] = [
-            ("BTCUSDT-1m-2020-01-01.zip", "BTCUSDT", Klines, "1m", day(2020, 1, 1), Container::Zip),
-            ("data/spot/daily/klines/BTCUSDT/1h/BTCUSDT-1h-2026-05-08.zip", "BTCUSDT", Klines, "1h", day(2026, 5, 8), Container::Zip),
-            ("BTCUSD_PERP-aggTrades-2026-05-08.zip", "BTCUSD_PERP", AggTrades, "raw", day(2026, 5, 8), Container::Zip),
-            ("ADABTC-1m-2021-11-28.zip", "ADABTC", Klines, "1m", day(2021, 11, 28), Container::Zip),
-            ("BTCUSDT-1h-2018-02.csv", "BTCUSDT", Klines, "1h", monthly(2018, 2), Container::Csv),
-            ("ETHUSDT-1h-2021-01.csv", "ETHUSDT", Klines, "1h", monthly(2021, 1), Container::Csv),
-            ("BTCUSDT-5m-2022-04.csv", "BTCUSDT", Klines, "5m", monthly(2022, 4), Container::Csv),
-            ("AVAXUSDT-1m-2026-02.csv", "AVAXUSDT", Klines, "1m", monthly(2026, 2), Container::Csv),
-            ("BTCUSDT-1mo-2024-01.zip", "BTCUSDT", Klines, "1mo", monthly(2024, 1), Container::Zip),
-            ("BTCUSDT-trades-2024-01-02.zip", "BTCUSDT", Trades, "raw", day(2024, 1, 2), Container::Zip),
-            ("BTCUSDT-1s-2024-02-29.csv", "BTCUSDT", Klines, "1s", day(2024, 2, 29), Container::Csv),
+            (
+                "BTCUSDT-1m-2020-01-01.zip",
+                "BTCUSDT",
+                Klines,
+                "1m",
+                day(2020, 1, 1),
+                Container::Zip,
+            ),
+            (
+                "data/spot/daily/klines/BTCUSDT/1h/BTCUSDT-1h-2026-05-08.zip",
+                "BTCUSDT",
+                Klines,
+                "1h",
+                day(2026, 5, 8),
+                Container::Zip,
+            ),
+            (
+                "BTCUSD_PERP-aggTrades-2026-05-08.zip",
+                "BTCUSD_PERP",
+                AggTrades,
+                "raw",
+                day(2026, 5, 8),
+                Container::Zip,
+            ),
+            (
+                "ADABTC-1m-2021-11-28.zip",
+                "ADABTC",
+                Klines,
+                "1m",
+                day(2021, 11, 28),
+                Container::Zip,
+            ),
+            (
+                "BTCUSDT-1h-2018-02.csv",
+                "BTCUSDT",
+                Klines,
+                "1h",
+                monthly(2018, 2),
+                Container::Csv,
+            ),
+            (
+                "ETHUSDT-1h-2021-01.csv",
+                "ETHUSDT",
+                Klines,
+                "1h",
+                monthly(2021, 1),
+                Container::Csv,
+            ),
+            (
+                "BTCUSDT-5m-2022-04.csv",
+                "BTCUSDT",
+                Klines,
+                "5m",
+                monthly(2022, 4),
+                Container::Csv,
+            ),
+            (
+                "AVAXUSDT-1m-2026-02.csv",
+                "AVAXUSDT",
+                Klines,
+                "1m",
+                monthly(2026, 2),
+                Container::Csv,
+            ),
+            (
+                "BTCUSDT-1mo-2024-01.zip",
+                "BTCUSDT",
+                Klines,
+                "1mo",
+                monthly(2024, 1),
+                Container::Zip,
+            ),
+            (
+                "BTCUSDT-trades-2024-01-02.zip",
+                "BTCUSDT",
+                Trades,
+                "raw",
+                day(2024, 1, 2),
+                Container::Zip,
+            ),
+            (
+                "BTCUSDT-1s-2024-02-29.csv",
+                "BTCUSDT",
+                Klines,
+                "1s",
+                day(2024, 2, 29),
+                Container::Csv,
+            ),
         ];
         for (name, symbol, category, interval, period, container) in cases {
             let k = parse_source_name(name).unwrap_or_else(|e| panic!("{name}: {e}"));
             assert_eq!(
-                (k.symbol.as_str(), k.category, k.interval.as_str(), k.period, k.container),
+                (
+                    k.symbol.as_str(),
+                    k.category,
+                    k.interval.as_str(),
+                    k.period,
+                    k.container
+                ),
                 (symbol, category, interval, period, container),
                 "{name}"
             );
         }
         assert_eq!(
-            parse_source_name("x/BTCUSDT-1m-2020-01-01.zip").unwrap().stem,
+            parse_source_name("x/BTCUSDT-1m-2020-01-01.zip")
+                .unwrap()
+                .stem,
             "BTCUSDT-1m-2020-01-01"
         );
         for bad in [
@@ -483,10 +572,22 @@ mod tests {
     #[test]
     fn markets_from_paths() {
         let cases = [
-            ("shared/data/binance_datatool-tommy-ca/data/spot/daily/klines/BTCUSDT/1h/x.zip", Some(Market::Spot)),
-            ("d/data/futures/cm/daily/aggTrades/BTCUSD_PERP/x.zip", Some(Market::FuturesCm)),
-            ("d/data/futures/um/monthly/klines/BTCUSDT/1m/x.zip", Some(Market::FuturesUm)),
-            ("alphakit/futures-um/BTCUSDT-1m-2022-05-04.csv", Some(Market::FuturesUm)),
+            (
+                "shared/data/binance_datatool-tommy-ca/data/spot/daily/klines/BTCUSDT/1h/x.zip",
+                Some(Market::Spot),
+            ),
+            (
+                "d/data/futures/cm/daily/aggTrades/BTCUSD_PERP/x.zip",
+                Some(Market::FuturesCm),
+            ),
+            (
+                "d/data/futures/um/monthly/klines/BTCUSDT/1m/x.zip",
+                Some(Market::FuturesUm),
+            ),
+            (
+                "alphakit/futures-um/BTCUSDT-1m-2022-05-04.csv",
+                Some(Market::FuturesUm),
+            ),
             ("owlacar-isda/AVAXUSDT-1m-2026-02.csv", None),
             ("BTCUSDT-1m-2020-01-01.zip", None),
         ];
@@ -494,7 +595,9 @@ mod tests {
             assert_eq!(market_from_path(Path::new(p)), m, "{p}");
         }
         assert_eq!(
-            unsupported_kind_from_path(Path::new("data/futures/um/daily/markPriceKlines/BTCUSDT/1m/BTCUSDT-1m-2024-01-01.zip")),
+            unsupported_kind_from_path(Path::new(
+                "data/futures/um/daily/markPriceKlines/BTCUSDT/1m/BTCUSDT-1m-2024-01-01.zip"
+            )),
             Some("markPriceKlines".into())
         );
     }
@@ -504,9 +607,15 @@ mod tests {
         let real = "dd579c62368ded93d3f01a1904575b932279e32936e181c062763e605793c1c2  BTCUSDT-1m-2020-01-01.zip";
         let d = read_checksum(real, "BTCUSDT-1m-2020-01-01.zip").unwrap();
         assert_eq!(hex(&d), real[..64]);
-        assert_eq!(read_checksum(&format!("{real}\n"), "BTCUSDT-1m-2020-01-01.zip").unwrap(), d);
+        assert_eq!(
+            read_checksum(&format!("{real}\n"), "BTCUSDT-1m-2020-01-01.zip").unwrap(),
+            d
+        );
         let star = real.replace("  ", " *");
-        assert_eq!(read_checksum(&star, "BTCUSDT-1m-2020-01-01.zip").unwrap(), d);
+        assert_eq!(
+            read_checksum(&star, "BTCUSDT-1m-2020-01-01.zip").unwrap(),
+            d
+        );
         for (text, needle) in [
             (real, "names \"BTCUSDT-1m-2020-01-01.zip\", not"),
             ("", "0 non-empty lines"),
@@ -522,18 +631,49 @@ mod tests {
     #[test]
     fn unit_detection_and_days() {
         assert_eq!(TimeUnit::detect(1_577_836_800_000), Some(TimeUnit::Millis));
-        assert_eq!(TimeUnit::detect(1_778_198_400_000_000), Some(TimeUnit::Micros));
-        assert_eq!(TimeUnit::detect(1_778_201_999_999_999), Some(TimeUnit::Micros));
+        assert_eq!(
+            TimeUnit::detect(1_778_198_400_000_000),
+            Some(TimeUnit::Micros)
+        );
+        assert_eq!(
+            TimeUnit::detect(1_778_201_999_999_999),
+            Some(TimeUnit::Micros)
+        );
         assert_eq!(TimeUnit::detect(1_577_836_800), None, "seconds");
-        assert_eq!(TimeUnit::detect(1_577_836_800_000_000_000), None, "nanoseconds");
+        assert_eq!(
+            TimeUnit::detect(1_577_836_800_000_000_000),
+            None,
+            "nanoseconds"
+        );
         assert_eq!(TimeUnit::detect(-1_577_836_800_000), None);
         let d = |y, m, dd| NaiveDate::from_ymd_opt(y, m, dd);
         assert_eq!(TimeUnit::Millis.day_of(1_577_836_800_000), d(2020, 1, 1));
         assert_eq!(TimeUnit::Millis.day_of(1_577_923_199_999), d(2020, 1, 1));
         assert_eq!(TimeUnit::Millis.day_of(1_577_923_200_000), d(2020, 1, 2));
-        assert_eq!(TimeUnit::Micros.day_of(1_778_198_400_000_000), d(2026, 5, 8));
-        assert!(day(2020, 1, 1) != Period::Monthly { year: 2020, month: 1 });
-        assert!(Period::Monthly { year: 2018, month: 2 }.contains(d(2018, 2, 28).unwrap()));
-        assert!(!Period::Monthly { year: 2018, month: 2 }.contains(d(2018, 3, 1).unwrap()));
+        assert_eq!(
+            TimeUnit::Micros.day_of(1_778_198_400_000_000),
+            d(2026, 5, 8)
+        );
+        assert!(
+            day(2020, 1, 1)
+                != Period::Monthly {
+                    year: 2020,
+                    month: 1
+                }
+        );
+        assert!(
+            Period::Monthly {
+                year: 2018,
+                month: 2
+            }
+            .contains(d(2018, 2, 28).unwrap())
+        );
+        assert!(
+            !Period::Monthly {
+                year: 2018,
+                month: 2
+            }
+            .contains(d(2018, 3, 1).unwrap())
+        );
     }
 }

@@ -22,7 +22,8 @@ pub fn with_csv_member<T>(
         file: file.to_string(),
         reason,
     };
-    let mut archive = zip::ZipArchive::new(Cursor::new(bytes)).map_err(|e| corrupt(e.to_string()))?;
+    let mut archive =
+        zip::ZipArchive::new(Cursor::new(bytes)).map_err(|e| corrupt(e.to_string()))?;
     let names: Vec<String> = archive
         .file_names_raw()
         .map(|n| String::from_utf8_lossy(n).into_owned())
@@ -43,13 +44,17 @@ pub fn with_csv_member<T>(
     let mut member = archive
         .by_index(*index)
         .map_err(|e| corrupt(e.to_string()))?;
-    let name = member.name().map_or_else(|_| "?".to_string(), |n| n.into_owned());
+    let name = member
+        .name()
+        .map_or_else(|_| "?".to_string(), |n| n.into_owned());
     let out = parse(&mut member)?;
     // The CSV reader stops at EOF, which is where the CRC is verified; make sure of it.
     let mut rest = [0u8; 1];
     match member.read(&mut rest) {
         Ok(0) => Ok((out, name)),
-        Ok(_) => Err(corrupt(format!("member {name} has data after the CSV ended"))),
+        Ok(_) => Err(corrupt(format!(
+            "member {name} has data after the CSV ended"
+        ))),
         Err(e) => Err(corrupt(format!("member {name}: {e}"))),
     }
 }
