@@ -159,12 +159,17 @@ pub fn ingest_files(
             })
             .collect()
     };
-    let prepared = match rayon::ThreadPoolBuilder::new()
-        .num_threads(opts.threads)
-        .build()
-    {
-        Ok(pool) if opts.threads > 0 => pool.install(run),
-        _ => run(),
+    let pool = (opts.threads > 0)
+        .then(|| {
+            rayon::ThreadPoolBuilder::new()
+                .num_threads(opts.threads)
+                .build()
+                .ok()
+        })
+        .flatten();
+    let prepared = match pool {
+        Some(pool) => pool.install(run),
+        None => run(),
     };
     Ok(commit(store, &ledger, inputs, prepared, opts))
 }
