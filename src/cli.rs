@@ -49,6 +49,71 @@ pub enum Command {
     /// The research pipeline end to end on generated data: features, regime fit and labels,
     /// Chiarella forecast, allocation and metrics, written to an output folder.
     Demo(DemoArgs),
+    /// The market-data lake (Medallion layers bronze, silver, gold on local disk or S3).
+    ///
+    /// The root comes from `--lake`, else `root` in `--config` (default `config/lake.toml`
+    /// when it exists), else `lake`.
+    Lake(LakeArgs),
+}
+
+/// `hermes lake …`.
+#[derive(Debug, Args)]
+pub struct LakeArgs {
+    /// Lake root: a directory or s3://bucket/prefix (S3 settings from HERMES_S3_ENDPOINT,
+    /// AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_REGION).
+    #[arg(long, global = true)]
+    pub lake: Option<String>,
+    /// Lake configuration file (TOML). Default: config/lake.toml if present.
+    #[arg(long, global = true)]
+    pub config: Option<PathBuf>,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: LakeCommand,
+}
+
+/// `hermes lake` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum LakeCommand {
+    /// Ingest Binance public-data files (klines, trades, aggTrades; daily or monthly zips with
+    /// their .CHECKSUM sidecars, or plain CSVs) into the bronze layer.
+    ///
+    /// Directories are walked. Each file is validated whole (checksum, zip CRC, name, header,
+    /// columns, cells, time unit, period) before anything is written, then committed by a
+    /// ledger entry keyed by its sha256: re-ingesting the same bytes is a no-op, a changed
+    /// same-named file becomes a new version. Exit status after all inputs: 1 if the store
+    /// failed, else 65 if an input was bad, else 66 if a path was missing.
+    Ingest(LakeIngestArgs),
+}
+
+/// `hermes lake ingest`.
+#[derive(Debug, Args)]
+pub struct LakeIngestArgs {
+    /// Files or directories to ingest.
+    #[arg(required = true)]
+    pub paths: Vec<PathBuf>,
+    /// Market of the files; `auto` decides from the path (spot, futures/um, futures-cm …),
+    /// the header, the column count, µs times (spot), else spot.
+    #[arg(long, value_enum, default_value_t = MarketArg::Auto)]
+    pub market: MarketArg,
+    /// Fail files that have no .CHECKSUM sidecar.
+    #[arg(long)]
+    pub require_checksum: bool,
+    /// Worker threads (0: one per core).
+    #[arg(long, default_value_t = 0)]
+    pub threads: usize,
+}
+
+/// `--market` of `hermes lake ingest`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum MarketArg {
+    /// Detect.
+    Auto,
+    /// Spot.
+    Spot,
+    /// USDⓈ-M futures.
+    FuturesUm,
+    /// COIN-M futures.
+    FuturesCm,
 }
 
 /// `hermes features`.

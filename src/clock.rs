@@ -1,6 +1,7 @@
 //! The binary's wall-clock adapters: the only code allowed to read the system clock (clippy's
 //! `disallowed-methods` bans it everywhere else; actors get time through `actors::Clock`).
-//! Commands use [`Stopwatch`] to report how long a run took.
+//! Commands use [`Stopwatch`] to report how long a run took and [`now_ns`] to stamp lake
+//! ingests.
 
 use std::time::Instant;
 
@@ -21,6 +22,16 @@ impl Stopwatch {
     pub fn seconds(&self) -> f64 {
         self.0.elapsed().as_secs_f64()
     }
+}
+
+/// The wall clock as UTC nanoseconds since the epoch (0 if the clock is before 1970; saturates
+/// in 2262): the `ingested_at` of lake ingests.
+#[allow(clippy::disallowed_methods)]
+#[must_use]
+pub fn now_ns() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
 }
 
 /// This process's peak resident set size in bytes (Linux `VmHWM`), if the OS reports it.

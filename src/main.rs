@@ -12,6 +12,7 @@ mod cli;
 mod clock;
 mod commands;
 mod error;
+mod lake;
 mod progress;
 mod report;
 mod table;

@@ -9,11 +9,13 @@
 //!   store over it;
 //! - [`bars`], [`trades`]: the record types and their Parquet decoders and writers;
 //! - [`source`]: [`BarReplay`] and [`TradeReplay`], which stream partitions in time order,
-//!   chunk by chunk, and fill a [`ReplayReport`].
+//!   chunk by chunk, and fill a [`ReplayReport`];
+//! - [`lake`]: the Medallion ETL (step 1: ingest of Binance public-data files into bronze).
 
 pub mod bars;
 mod columns;
 pub mod error;
+pub mod lake;
 pub mod layout;
 pub mod report;
 pub mod source;

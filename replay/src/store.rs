@@ -446,6 +446,22 @@ impl Store {
                 source,
             })
     }
+    /// Deletes one object; a missing object is not an error (best-effort cleanup of files
+    /// that were written but never committed).
+    ///
+    /// # Errors
+    /// [`ReplayError::BadPath`], or [`ReplayError::Put`] naming the URL.
+    pub fn delete(&self, path: &str) -> Result<()> {
+        let location = self.object_path(path)?;
+        let store = Arc::clone(&self.inner.store);
+        match self.block_on(async move { store.delete(&location).await })? {
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+            Err(source) => Err(ReplayError::Put {
+                url: self.url_of(path),
+                source,
+            }),
+        }
+    }
 }
 
 #[cfg(test)]
@@ -539,6 +555,9 @@ mod tests {
         let err = store.get("a/b/missing.bin").unwrap_err();
         assert!(err.to_string().contains("missing.bin"), "{err}");
         assert!(err.is_recoverable());
+        store.delete("a/b/1.bin").unwrap();
+        store.delete("a/b/1.bin").unwrap();
+        assert_eq!(store.list("a/b").unwrap().len(), 1);
     }
 
     #[test]

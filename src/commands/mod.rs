@@ -29,6 +29,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Metrics(a) => metrics::run(&a),
         Command::Demo(a) => demo::run(&a),
         Command::Backtest(a) => crate::backtest::run(&a),
+        Command::Lake(a) => crate::lake::run(&a),
     }
 }
 

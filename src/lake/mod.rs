@@ -1,0 +1,145 @@
+//! `hermes lake …`: the market-data lake's commands. Step 1: `ingest`. The lake logic lives in
+//! `replay::lake`; this module resolves the root (flag, config), walks input directories,
+//! drives the progress bar, prints the summary and maps failures onto exit codes.
+//!
+//! Exit status after every input was processed: any store/IO failure → 1; else any bad
+//! input → 65; else any missing input path → 66; else 0.
+
+pub mod config;
+pub mod render;
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use replay::lake::{Failpoint, IngestOptions, IngestOutcome, Market, ingest_files};
+use replay::{LakeRoot, S3Options, Store};
+
+use crate::cli::{LakeArgs, LakeCommand, LakeIngestArgs, MarketArg};
+use crate::error::{BadInput, NoInput};
+use crate::progress::Progress;
+
+/// Runs a `hermes lake` command.
+///
+/// # Errors
+/// Configuration (78), an unopenable lake (1), or failed inputs (see the module docs).
+pub fn run(args: &LakeArgs) -> Result<()> {
+    let cfg = config::LakeConfig::load(args.config.as_deref())?;
+    let cfg = config::LakeConfig {
+        root: args.lake.clone().unwrap_or(cfg.root),
+    };
+    cfg.validate()?;
+    match &args.command {
+        LakeCommand::Ingest(a) => ingest(&cfg, a),
+    }
+}
+
+/// Files under `paths`: files as given, directories walked recursively in name order
+/// (skipping `.CHECKSUM` sidecars and hidden entries). Missing paths pass through so the
+/// ingest reports them.
+fn expand_inputs(paths: &[PathBuf]) -> Vec<PathBuf> {
+    fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
+        let Ok(rd) = std::fs::read_dir(dir) else {
+            out.push(dir.to_path_buf());
+            return;
+        };
+        let mut entries: Vec<PathBuf> = rd.filter_map(|e| e.ok().map(|e| e.path())).collect();
+        entries.sort();
+        for p in entries {
+            let name = p
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            if name.starts_with('.') || name.ends_with(".CHECKSUM") {
+                continue;
+            }
+            if p.is_dir() {
+                walk(&p, out);
+            } else {
+                out.push(p);
+            }
+        }
+    }
+    let mut out = Vec::new();
+    for p in paths {
+        if p.is_dir() {
+            walk(p, &mut out);
+        } else {
+            out.push(p.clone());
+        }
+    }
+    out
+}
+
+/// `HERMES_LAKE_FAILPOINT=before_ledger`, honoured in debug builds only (tests).
+fn failpoint() -> Option<Failpoint> {
+    if !cfg!(debug_assertions) {
+        return None;
+    }
+    match std::env::var("HERMES_LAKE_FAILPOINT").ok()?.as_str() {
+        "before_ledger" => Some(Failpoint::BeforeLedger),
+        _ => None,
+    }
+}
+
+fn ingest(cfg: &config::LakeConfig, a: &LakeIngestArgs) -> Result<()> {
+    let root = LakeRoot::parse(&cfg.root)?;
+    let store = Store::create(&root, &S3Options::from_env())
+        .with_context(|| format!("cannot open lake {root}"))?;
+    let inputs = expand_inputs(&a.paths);
+    let total: u64 = inputs
+        .iter()
+        .filter_map(|p| std::fs::metadata(p).ok().map(|m| m.len()))
+        .sum();
+    let progress = Progress::new(total, "ingest");
+    let opts = IngestOptions {
+        market: match a.market {
+            MarketArg::Auto => None,
+            MarketArg::Spot => Some(Market::Spot),
+            MarketArg::FuturesUm => Some(Market::FuturesUm),
+            MarketArg::FuturesCm => Some(Market::FuturesCm),
+        },
+        ingested_at_ns: crate::clock::now_ns(),
+        threads: a.threads,
+        require_checksum: a.require_checksum,
+        failpoint: failpoint(),
+        ..IngestOptions::default()
+    };
+    let outcomes = ingest_files(&store, &inputs, &opts, &|n| progress.inc(n))
+        .with_context(|| format!("lake ingest into {root}"))?;
+    progress.finish();
+    let (text, totals) = render::ingest_summary(&outcomes, &root.to_string());
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "{text}")?;
+    out.flush()?;
+    if totals.failed == 0 {
+        return Ok(());
+    }
+    let failed: Vec<(&Path, &replay::lake::LakeError)> = outcomes
+        .iter()
+        .filter_map(|o| match o {
+            IngestOutcome::Failed { input, error } => Some((input.as_path(), error)),
+            _ => None,
+        })
+        .collect();
+    let names: Vec<String> = failed
+        .iter()
+        .map(|(p, _)| p.display().to_string())
+        .collect();
+    let msg = format!(
+        "lake ingest: {} of {} inputs failed: {}",
+        failed.len(),
+        outcomes.len(),
+        names.join(", ")
+    );
+    if failed
+        .iter()
+        .any(|(_, e)| !e.is_bad_input() && !e.is_missing_input())
+    {
+        Err(anyhow::anyhow!(msg))
+    } else if failed.iter().any(|(_, e)| e.is_bad_input()) {
+        Err(BadInput::new(msg))
+    } else {
+        Err(NoInput::new(msg))
+    }
+}
