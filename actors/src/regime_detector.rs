@@ -74,10 +74,10 @@ pub const MAX_WINDOW: usize = 10_000_000;
 
 /// Regime detector settings (`[regime]` in the TOML files).
 ///
-/// Cost: a refit costs about `iterations × window × 100–150 ns` (more while outliers keep the
-/// filter on its exact log-space path), the filter about 50–100 ns a bar. On the bench's 3.68 M
-/// synthetic 1-minute bars of one symbol the defaults make 85 fits costing about 1.25 s of CPU
-/// (a 10 080-return window would halve that, at the cost of worse labels). In a
+/// Cost: a refit costs about `iterations × window × 60–70 ns` (a little more while a collapsed
+/// state keeps the filter in its mixed form), the filter about 50–100 ns a bar. On the bench's
+/// 3.68 M synthetic 1-minute bars of one symbol the defaults make 85 fits costing about 0.7 s of
+/// CPU (a 10 080-return window would halve that, at the cost of worse labels). In a
 /// backtest the replay host runs them on a fitter thread ahead of their use (see
 /// `crate::replay_host`), in the live host `refit_lag_bars` moves them off the engine thread.
 #[derive(Debug, Clone, PartialEq, Deserialize, serde::Serialize)]
