@@ -8,6 +8,18 @@
 mod data;
 pub(crate) use data::data_dir;
 
+/// A seeded stream of uniforms in `[0, 1)` (xorshift64, 53-bit mantissas): cheap reproducible
+/// noise for tests. `seed` must be non-zero.
+pub(crate) fn uniforms(seed: u64) -> impl FnMut() -> f64 {
+    let mut x = seed;
+    move || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        (x >> 11) as f64 / (1u64 << 53) as f64
+    }
+}
+
 /// One Binance kline row (the first six of its 12 columns).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub(crate) struct Kline {

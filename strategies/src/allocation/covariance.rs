@@ -175,13 +175,8 @@ mod tests {
     /// for 1..=8 assets, including a column with a large mean (centring matters).
     #[test]
     fn small_set_moments_match_the_gemm_path() {
-        let mut x = 0x9e37_79b9_7f4a_7c15_u64;
-        let mut next = || {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            (x >> 11) as f64 / (1u64 << 53) as f64 - 0.5
-        };
+        let mut uniform = crate::testdata::uniforms(0x9e37_79b9_7f4a_7c15);
+        let mut next = || uniform() - 0.5;
         for n in 1..=SMALL_ASSETS {
             let r = DMatrix::from_fn(1440, n, |_, j| {
                 0.01 * next() + if j == 1 { 0.3 } else { 0.0 }

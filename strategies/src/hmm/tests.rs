@@ -738,13 +738,7 @@ fn collapsed_state_runs_in_mixed_form_and_matches_log_space() {
         vec![0.5, 0.5, 0.0, 0.0],
     )
     .unwrap();
-    let mut x = 0x9e37_79b9_7f4a_7c15_u64;
-    let mut uniform = || {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        (x >> 11) as f64 / (1u64 << 53) as f64
-    };
+    let mut uniform = crate::testdata::uniforms(0x9e37_79b9_7f4a_7c15);
     let mut obs = Vec::new();
     for t in 0..1500 {
         let zero_run = (400..560).contains(&t) || (900..905).contains(&t);
@@ -854,13 +848,7 @@ fn collapsed_state_runs_in_mixed_form_and_matches_log_space() {
 fn log_likelihood_accumulator_matches_summed_logs() {
     use super::kernel::LogLik;
     assert_eq!(LogLik::default().value(), 0.0);
-    let mut x = 0x2545_f491_4f6c_dd1d_u64;
-    let mut next = || {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        (x >> 11) as f64 / (1u64 << 53) as f64
-    };
+    let mut next = crate::testdata::uniforms(0x2545_f491_4f6c_dd1d);
     let mut acc = LogLik::default();
     let (mut sum, mut comp) = (0.0f64, 0.0f64);
     let mut kahan = |v: f64| {
