@@ -164,7 +164,8 @@ impl Kernel {
             let mut s = 0.0;
             let mut lo = f64::INFINITY;
             for ((o, e), &q) in out[..k].iter_mut().zip(emis[..k].iter_mut()).zip(pred) {
-                let b = (*e - m).exp();
+                // A collapsed state far from `r` underflows here on many steps.
+                let b = exp_or_zero(*e - m);
                 *e = b;
                 let u = q * b;
                 *o = u;
