@@ -31,20 +31,7 @@ use strategies::error::fmt_num;
 use crate::timeparse::{epoch_to_ns, format_timestamp, parse_timestamp};
 
 /// Binance kline CSV columns, in file order.
-pub const BINANCE_KLINE_COLUMNS: [&str; 12] = [
-    "open_time",
-    "open",
-    "high",
-    "low",
-    "close",
-    "volume",
-    "close_time",
-    "quote_volume",
-    "count",
-    "taker_buy_base_volume",
-    "taker_buy_quote_volume",
-    "ignore",
-];
+pub const BINANCE_KLINE_COLUMNS: [&str; 12] = replay::lake::schema::SPOT_KLINE_COLUMNS;
 
 /// Names accepted for the time column of a bar file, in order of preference.
 const TIME_ALIASES: [&str; 6] = ["time", "open_time", "timestamp", "datetime", "date", ""];

@@ -59,6 +59,22 @@ impl KindSpec {
 
 use CellType::{Bool, Dec, Int, Time};
 
+/// The spot kline column names in file order (Binance's API names; the binary's CSV reader
+/// recognises headerless kline files by them too).
+pub const SPOT_KLINE_COLUMNS: [&str; 12] = names_of(SPOT_KLINES);
+
+/// The names of `cols`, which must have exactly `N` entries (checked at compile time).
+const fn names_of<const N: usize>(cols: &[(&'static str, CellType)]) -> [&'static str; N] {
+    assert!(cols.len() == N);
+    let mut out = [""; N];
+    let mut i = 0;
+    while i < N {
+        out[i] = cols[i].0;
+        i += 1;
+    }
+    out
+}
+
 const SPOT_KLINES: &[(&str, CellType)] = &[
     ("open_time", Time),
     ("open", Dec),

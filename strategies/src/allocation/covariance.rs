@@ -67,7 +67,7 @@ fn centred_moments_small(returns: &DMatrix<f64>) -> (DMatrix<f64>, f64) {
         for &x in returns.as_slice() {
             let v = x - mean;
             let norm2 = v * v;
-            ss += v * v;
+            ss += norm2;
             fourth += norm2 * norm2;
         }
         return (DMatrix::from_element(1, 1, ss), fourth);
