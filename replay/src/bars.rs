@@ -27,6 +27,7 @@ use bytes::Bytes;
 use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::properties::WriterProperties;
+use parquet::file::reader::ChunkReader;
 use serde::Serialize;
 
 use crate::columns::{self, Count, Ctx, Num, Wanted};
@@ -185,12 +186,18 @@ pub struct BarFileDecoder {
 }
 
 impl BarFileDecoder {
-    /// Opens `bytes` (the file `file`) and resolves its columns.
+    /// Opens `source` (the file `file`: its bytes, or an open [`std::fs::File`], which is
+    /// then read a column chunk at a time as batches are decoded) and resolves its columns.
     ///
     /// # Errors
     /// As [`decode_bars`].
-    pub fn open(file: &str, bytes: Bytes, symbol: u16, interval_ns: i64) -> Result<Self> {
-        let opened = columns::open(file, bytes, &WANTED)?;
+    pub fn open<R: ChunkReader + 'static>(
+        file: &str,
+        source: R,
+        symbol: u16,
+        interval_ns: i64,
+    ) -> Result<Self> {
+        let opened = columns::open(file, source, &WANTED)?;
         let names = opened.names.clone();
         let mut stats = DecodeStats::default();
         for (w, n) in WANTED.iter().zip(&names) {
@@ -322,13 +329,18 @@ impl BarFileDecoder {
 }
 
 /// The `open_time` column of a Parquet file of bars, as UTC nanoseconds, appended to `out`
-/// (a cheap first look at a file's order before decoding the rest).
+/// (a cheap first look at a file's order before decoding the rest). From an open
+/// [`std::fs::File`] only the time column's chunks are read.
 ///
 /// # Errors
 /// [`ReplayError::Parquet`], [`ReplayError::MissingColumn`], [`ReplayError::BadColumnType`],
 /// [`ReplayError::BadValue`] (nulls, overflow), naming the file.
-pub fn decode_bar_times(file: &str, bytes: Bytes, out: &mut Vec<i64>) -> Result<()> {
-    let mut opened = columns::open(file, bytes, &WANTED[..1])?;
+pub fn decode_bar_times<R: ChunkReader + 'static>(
+    file: &str,
+    source: R,
+    out: &mut Vec<i64>,
+) -> Result<()> {
+    let mut opened = columns::open(file, source, &WANTED[..1])?;
     let name = opened.names[0]
         .clone()
         .ok_or_else(|| missing(file, "open_time"))?;

@@ -11,9 +11,9 @@ use arrow_array::types::{
 };
 use arrow_array::{Array, RecordBatch};
 use arrow_schema::{DataType, TimeUnit};
-use bytes::Bytes;
 use parquet::arrow::ProjectionMask;
 use parquet::arrow::arrow_reader::{ParquetRecordBatchReader, ParquetRecordBatchReaderBuilder};
+use parquet::file::reader::ChunkReader;
 
 use crate::error::{ReplayError, Result};
 
@@ -39,13 +39,18 @@ pub(crate) struct Opened {
     pub rows: u64,
 }
 
-/// Opens `bytes` as Parquet and projects the wanted columns.
-pub(crate) fn open(file: &str, bytes: Bytes, wanted: &[Wanted]) -> Result<Opened> {
+/// Opens `source` (the file's bytes in memory, or an open [`std::fs::File`] read a column
+/// chunk at a time as the batches are decoded) as Parquet and projects the wanted columns.
+pub(crate) fn open<R: ChunkReader + 'static>(
+    file: &str,
+    source: R,
+    wanted: &[Wanted],
+) -> Result<Opened> {
     let parquet_err = |source| ReplayError::Parquet {
         file: file.to_string(),
         source,
     };
-    let builder = ParquetRecordBatchReaderBuilder::try_new(bytes).map_err(parquet_err)?;
+    let builder = ParquetRecordBatchReaderBuilder::try_new(source).map_err(parquet_err)?;
     let schema = builder.schema().clone();
     let rows = u64::try_from(builder.metadata().file_metadata().num_rows()).unwrap_or(0);
     let mut names = Vec::with_capacity(wanted.len());

@@ -229,9 +229,12 @@ pub fn open_file(
     let in_range = |t: i64| start.is_none_or(|s| t >= s) && end.is_none_or(|e| t < e);
     let no_bars = || BadInput::new(format!("{name}: no bars in the requested range"));
     let (mut rows, q) = if crate::table::Format::of(path)? == crate::table::Format::Parquet {
-        let bytes = read_bytes(path)?;
+        // Read through the open file, not into memory: the first look reads only the time
+        // column's chunks, and the decoder then reads a row group's chunks as it reaches them
+        // (on the replay thread), instead of the whole file being copied before replay starts.
+        let file = open_input(path)?;
         let mut times = Vec::new();
-        replay::decode_bar_times(&name, bytes.clone(), &mut times)
+        replay::decode_bar_times(&name, open_input(path)?, &mut times)
             .map_err(|e| BadInput::new(e.to_string()))?;
         if times.windows(2).all(|w| w[0] <= w[1]) {
             let mut q = FileQuality {
@@ -249,7 +252,7 @@ pub fn open_file(
                 return Err(no_bars());
             }
             drop(times);
-            let decoder = replay::BarFileDecoder::open(&name, bytes, 0, 1)
+            let decoder = replay::BarFileDecoder::open(&name, file, 0, 1)
                 .map_err(|e| BadInput::new(e.to_string()))?;
             let stream = FileStream {
                 name,
@@ -263,7 +266,7 @@ pub fn open_file(
             return Ok((FileBars::Streamed(Box::new(stream)), q));
         }
         // Out of order: loaded whole and sorted, from the bytes already read.
-        load_rows(&name, parquet_rows(&name, bytes)?, symbol, interval_ns)?
+        load_rows(&name, parquet_rows(&name, read_bytes(path)?)?, symbol, interval_ns)?
     } else {
         load_file(path, symbol, interval_ns)?
     };
@@ -295,6 +298,12 @@ fn check_row(file: &str, row: usize, r: &BarRecord) -> Result<()> {
         )));
     }
     Ok(())
+}
+
+/// `path` opened for reading; a missing or unreadable file is [`crate::error::NoInput`].
+fn open_input(path: &Path) -> Result<std::fs::File> {
+    std::fs::File::open(path)
+        .map_err(|e| crate::error::NoInput::new(format!("cannot open {}: {e}", path.display())))
 }
 
 /// The bytes of `path`; a missing or unreadable file is [`crate::error::NoInput`].
