@@ -210,6 +210,7 @@ enum Mode<R> {
 pub struct Replay<R: LakeRecord> {
     mode: Mode<R>,
     chunks: usize,
+    days: usize,
     next_index: usize,
     interval_ns: i64,
     last_ts: Vec<Option<i64>>,
@@ -448,6 +449,7 @@ impl<R: LakeRecord> Replay<R> {
             })
             .collect();
         let chunks = plans.len();
+        let n_days = days.len();
         let loader = Loader {
             store: store.clone(),
             symbols: spec.symbols.len(),
@@ -467,6 +469,7 @@ impl<R: LakeRecord> Replay<R> {
         Ok(Self {
             mode,
             chunks,
+            days: n_days,
             next_index: 0,
             interval_ns: spec.interval_ns,
             last_ts: vec![None; spec.symbols.len()],
@@ -479,6 +482,13 @@ impl<R: LakeRecord> Replay<R> {
     #[must_use]
     pub fn chunks(&self) -> usize {
         self.chunks
+    }
+
+    /// Number of UTC days with at least one partition of some symbol in the range (an upper
+    /// bound on the days the replay spans, for sizing buffers).
+    #[must_use]
+    pub fn days(&self) -> usize {
+        self.days
     }
 
     /// The report so far; complete when [`ReplayReport::finished`] is set.

@@ -150,6 +150,8 @@ pub fn run(args: &BacktestArgs) -> Result<()> {
 
     // Data: one file, or the lake (generating the demo market first if asked).
     let mut quality = Value::Null;
+    // About how many bar times the run marks, to size the equity curve up front.
+    let bar_times_hint: usize;
     let source = if let Some(file) = cfg.data.file.clone() {
         let interval = if file_interval {
             None
@@ -158,6 +160,7 @@ pub fn run(args: &BacktestArgs) -> Result<()> {
         };
         let (bars, q) = data::open_file(&file, &cfg.data.symbols[0], interval, start, end)?;
         cfg.data.interval = interval_text(q.interval_ns);
+        bar_times_hint = q.rows;
         quality = serde_json::to_value(&q)?;
         match bars {
             data::FileBars::Loaded(rows) => Source::File(Some(rows)),
@@ -200,12 +203,18 @@ pub fn run(args: &BacktestArgs) -> Result<()> {
             chunk_days: cfg.data.chunk_days,
             prefetch: true,
         };
-        Source::Lake(Box::new(replay::BarReplay::open(&store, &spec)?))
+        let replay = replay::BarReplay::open(&store, &spec)?;
+        let per_day = replay::NS_PER_DAY / spec.interval_ns.max(1);
+        bar_times_hint = replay
+            .days()
+            .saturating_mul(usize::try_from(per_day).unwrap_or(0));
+        Source::Lake(Box::new(replay))
     };
 
     let out_dir = cfg.run.out.clone();
     let symbols = cfg.data.symbols.clone();
-    let sink = OutputSink::create(&out_dir, &symbols, cfg.portfolio.cash)?;
+    let mut sink = OutputSink::create(&out_dir, &symbols, cfg.portfolio.cash)?;
+    sink.reserve_bar_times(bar_times_hint);
     let pcfg = pipeline_config(&cfg);
     let filters = vec![InstrumentFilters::NONE; symbols.len()];
     let mut feed = Feed {

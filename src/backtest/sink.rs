@@ -61,6 +61,10 @@ struct PendingDecision {
     expected: Option<(f64, f64, f64, f64)>,
 }
 
+/// The most bar times [`OutputSink::reserve_bar_times`] reserves room for (≈ 16 years of 1m
+/// bars; a longer curve grows as usual).
+const MAX_RESERVED_BAR_TIMES: usize = 1 << 23;
+
 /// Bytes a streamed file hands to its writer thread at a time.
 const CHUNK: usize = 1 << 20;
 /// Chunks in flight to the writer.
@@ -312,6 +316,14 @@ impl OutputSink {
             per_regime: [RegimeStats::default(); 4],
             counts: Counts::default(),
         })
+    }
+
+    /// Makes room for the equity curve of about `bar_times` bar times (capped at
+    /// [`MAX_RESERVED_BAR_TIMES`]), so a long run does not regrow and copy it as it goes.
+    pub fn reserve_bar_times(&mut self, bar_times: usize) {
+        let n = bar_times.min(MAX_RESERVED_BAR_TIMES);
+        self.equity_times.reserve(n);
+        self.equity_values.reserve(n);
     }
 
     fn symbol(&self, id: SymbolId) -> &str {
