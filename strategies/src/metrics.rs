@@ -399,6 +399,32 @@ mod tests {
         (a - b).abs() <= 1e-12 * (1.0 + b.abs())
     }
 
+    #[test]
+    fn long_curve_metrics_with_the_tail_on_a_second_thread_equal_the_serial_passes() {
+        // Past PARALLEL_MIN_RETURNS the tail is selected beside the curve passes; every
+        // figure must be the one the serial passes give, bit for bit.
+        let n = PARALLEL_MIN_RETURNS + 1000;
+        let mut v = 1000.0;
+        let mut u = crate::testdata::uniforms(7);
+        let equity: Vec<f64> = (0..n)
+            .map(|_| {
+                v *= 1.0 + (u() - 0.5) * 0.01;
+                v
+            })
+            .collect();
+        let m = performance(&equity, Some(1000.0), &[], 525_600.0).unwrap();
+        let curve = full_curve(&equity, Some(1000.0)).unwrap();
+        let returns = simple_returns(&curve);
+        let (dd, sharpe, sortino) = curve_passes(&curve, &returns, 525_600.0);
+        let tail = var_cvar_of_valid(&returns, 0.95).unwrap();
+        assert_eq!(m.max_drawdown.to_bits(), dd.to_bits());
+        assert_eq!(m.sharpe.map(f64::to_bits), sharpe.map(f64::to_bits));
+        assert_eq!(m.sortino.map(f64::to_bits), sortino.map(f64::to_bits));
+        assert_eq!(m.var_95.map(f64::to_bits), Some(tail.var.to_bits()));
+        assert_eq!(m.cvar_95.map(f64::to_bits), Some(tail.cvar.to_bits()));
+        assert!(m.max_drawdown < 0.0 && m.var_95.unwrap() > 0.0);
+    }
+
     fn assert_close(got: Option<f64>, want: f64, what: &str) {
         let got = got.unwrap_or_else(|| panic!("{what} is None"));
         assert!(close(got, want), "{what}: {got} vs {want}");
