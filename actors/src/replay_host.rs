@@ -219,6 +219,31 @@ impl<'a> MergedSources<'a> {
         Ok(())
     }
 
+    /// With a single source nothing needs merging: its next event, checked for order like
+    /// [`pull`](Self::pull) checks, without a trip through the heap. The source counts as
+    /// started only once exhausted, so a source added later merges with it from its next
+    /// event on.
+    fn next_of_only_source(&mut self) -> Result<Option<(usize, MarketEvent)>, ReplayError> {
+        let next = self.sources[0]
+            .next()
+            .map_err(|source| ReplayError::Source { index: 0, source })?;
+        let Some(event) = next else {
+            self.started[0] = true;
+            return Ok(None);
+        };
+        let ts = event.ts();
+        if let Some(previous) = self.last_ts[0].filter(|&p| ts < p) {
+            return Err(ReplayError::OutOfOrder {
+                index: 0,
+                kind: event.kind(),
+                ts,
+                previous,
+            });
+        }
+        self.last_ts[0] = Some(ts);
+        Ok(Some((0, event)))
+    }
+
     /// Reads the first event of every source not read yet.
     fn prime(&mut self) -> Result<(), ReplayError> {
         for index in 0..self.sources.len() {
@@ -236,6 +261,9 @@ impl<'a> MergedSources<'a> {
     /// # Errors
     /// A source's error, or [`ReplayError::OutOfOrder`].
     pub fn next_event(&mut self) -> Result<Option<(usize, MarketEvent)>, ReplayError> {
+        if self.sources.len() == 1 && !self.started[0] {
+            return self.next_of_only_source();
+        }
         self.prime()?;
         let Some(Reverse((_, _, index))) = self.heap.pop() else {
             return Ok(None);

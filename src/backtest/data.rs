@@ -266,7 +266,12 @@ pub fn open_file(
             return Ok((FileBars::Streamed(Box::new(stream)), q));
         }
         // Out of order: loaded whole and sorted, from the bytes already read.
-        load_rows(&name, parquet_rows(&name, read_bytes(path)?)?, symbol, interval_ns)?
+        load_rows(
+            &name,
+            parquet_rows(&name, read_bytes(path)?)?,
+            symbol,
+            interval_ns,
+        )?
     } else {
         load_file(path, symbol, interval_ns)?
     };

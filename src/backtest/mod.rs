@@ -10,6 +10,7 @@ pub mod config;
 mod data;
 mod isotime;
 mod sink;
+mod stream;
 
 use std::path::{Path, PathBuf};
 

@@ -10,9 +10,7 @@
 //! Files identify bars by their **start** (open) time, RFC 3339 UTC. `equity.csv` has one row per
 //! bar time: the portfolio marked at that bar's close.
 
-use std::fs::File;
-use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use actors::portfolio::RoundTrip;
 use actors::{Event, Fill, RegimeLabel, Sequenced, Sink, SinkError, SymbolId};
@@ -20,6 +18,7 @@ use anyhow::{Context, Result};
 use serde::Serialize;
 
 use super::isotime::IsoFormatter;
+use super::stream::{StreamFile, push_f64};
 
 /// Column headers of `decisions.csv`.
 pub const DECISION_COLUMNS: &str = "decision_id,time,symbol,strategy,action,regime,confidence,\
@@ -65,114 +64,6 @@ struct PendingDecision {
 /// bars; a longer curve grows as usual).
 const MAX_RESERVED_BAR_TIMES: usize = 1 << 23;
 
-/// Bytes a streamed file hands to its writer thread at a time.
-const CHUNK: usize = 1 << 20;
-/// Chunks in flight to the writer.
-const CHUNKS_IN_FLIGHT: usize = 4;
-
-/// A file written in the background: the sink formats rows into 1 MB chunks and a writer
-/// thread does the `write` system calls (and the final `fsync`), so the pipeline's thread
-/// never waits on the kernel copying hundreds of megabytes into the page cache.
-struct StreamFile {
-    tmp: PathBuf,
-    dest: PathBuf,
-    buf: Vec<u8>,
-    tx: Option<crossbeam_channel::Sender<Vec<u8>>>,
-    back: crossbeam_channel::Receiver<Vec<u8>>,
-    writer: Option<std::thread::JoinHandle<std::io::Result<()>>>,
-}
-
-impl StreamFile {
-    fn create(dir: &Path, name: &str, header: &str) -> Result<Self> {
-        let dest = dir.join(name);
-        let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
-        let mut file = File::create(&tmp)
-            .with_context(|| format!("cannot create output {}", dest.display()))?;
-        let (tx, rx) = crossbeam_channel::bounded::<Vec<u8>>(CHUNKS_IN_FLIGHT);
-        let (back_tx, back) = crossbeam_channel::bounded::<Vec<u8>>(CHUNKS_IN_FLIGHT + 1);
-        let writer = std::thread::Builder::new()
-            .name("hermes-csv-writer".into())
-            .spawn(move || -> std::io::Result<()> {
-                for mut chunk in rx {
-                    file.write_all(&chunk)?;
-                    chunk.clear();
-                    let _ = back_tx.try_send(chunk);
-                }
-                // Durable before it is renamed into place.
-                file.sync_all()
-            })
-            .with_context(|| format!("cannot start the writer of {}", dest.display()))?;
-        let mut buf = Vec::with_capacity(CHUNK + 4096);
-        buf.extend_from_slice(header.as_bytes());
-        buf.push(b'\n');
-        Ok(Self {
-            tmp,
-            dest,
-            buf,
-            tx: Some(tx),
-            back,
-            writer: Some(writer),
-        })
-    }
-
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<()> {
-        self.buf.extend_from_slice(bytes);
-        if self.buf.len() >= CHUNK {
-            self.hand_over()?;
-        }
-        Ok(())
-    }
-
-    /// Hands the buffered bytes to the writer thread.
-    fn hand_over(&mut self) -> std::io::Result<()> {
-        if self.buf.is_empty() {
-            return Ok(());
-        }
-        let next = self
-            .back
-            .try_recv()
-            .unwrap_or_else(|_| Vec::with_capacity(CHUNK + 4096));
-        let full = std::mem::replace(&mut self.buf, next);
-        let sent = self.tx.as_ref().is_some_and(|tx| tx.send(full).is_ok());
-        if sent {
-            Ok(())
-        } else {
-            // The writer stopped: its error says why.
-            Err(self
-                .stop_writer()
-                .err()
-                .unwrap_or_else(|| std::io::Error::other("the writer thread stopped")))
-        }
-    }
-
-    /// Closes the writer's queue and waits for it to write, sync and stop.
-    fn stop_writer(&mut self) -> std::io::Result<()> {
-        self.tx = None;
-        match self.writer.take().map(std::thread::JoinHandle::join) {
-            Some(Ok(r)) => r,
-            Some(Err(_)) => Err(std::io::Error::other("the writer thread panicked")),
-            None => Ok(()),
-        }
-    }
-
-    /// Writes what is buffered, syncs and renames into place (after the writer is done).
-    fn finish(mut self) -> Result<()> {
-        self.hand_over()
-            .and_then(|()| self.stop_writer())
-            .with_context(|| format!("writing {}", self.dest.display()))?;
-        std::fs::rename(&self.tmp, &self.dest)
-            .with_context(|| format!("cannot move output into place at {}", self.dest.display()))
-    }
-}
-
-impl Drop for StreamFile {
-    fn drop(&mut self) {
-        let _ = self.stop_writer();
-        // After a successful `finish` the temporary name no longer exists.
-        let _ = std::fs::remove_file(&self.tmp);
-    }
-}
-
 /// Streamed files being finished in the background (written out, synced, renamed); see
 /// [`OutputSink::finish`].
 pub struct Finishing(Vec<std::thread::JoinHandle<Result<()>>>);
@@ -202,9 +93,6 @@ pub struct OutputSink {
     decisions: Option<StreamFile>,
     equity: Option<StreamFile>,
     iso: IsoFormatter,
-    line: Vec<u8>,
-    /// Equity, cash, then one per position column of `equity.csv`.
-    equity_columns: Vec<LastText>,
     regimes: Vec<(RegimeLabel, f64)>,
     pending: Option<PendingDecision>,
     initial_cash: f64,
@@ -253,33 +141,6 @@ fn label_index(l: RegimeLabel) -> usize {
     }
 }
 
-fn push_f64(out: &mut Vec<u8>, v: f64) {
-    if v.is_finite() {
-        let mut b = ryu::Buffer::new();
-        out.extend_from_slice(b.format_finite(v).as_bytes());
-    }
-}
-
-/// The text of the last value written to an `equity.csv` column. Cash and positions change
-/// only on fills, and equity not at all while flat, so most rows repeat the previous row's
-/// numbers: they are formatted once (as [`push_f64`] does) and copied.
-#[derive(Debug, Default)]
-struct LastText {
-    bits: Option<u64>,
-    text: Vec<u8>,
-}
-
-impl LastText {
-    fn push(&mut self, v: f64, out: &mut Vec<u8>) {
-        if self.bits != Some(v.to_bits()) {
-            self.bits = Some(v.to_bits());
-            self.text.clear();
-            push_f64(&mut self.text, v);
-        }
-        out.extend_from_slice(&self.text);
-    }
-}
-
 impl OutputSink {
     /// A sink writing into `dir` (created if missing) for `symbols` (indexed by symbol id).
     ///
@@ -302,10 +163,6 @@ impl OutputSink {
             decisions: Some(StreamFile::create(dir, "decisions.csv", DECISION_COLUMNS)?),
             equity: Some(StreamFile::create(dir, "equity.csv", &equity_header)?),
             iso: IsoFormatter::default(),
-            line: Vec::with_capacity(256),
-            equity_columns: std::iter::repeat_with(LastText::default)
-                .take(2 + symbols.len().max(1))
-                .collect(),
             regimes: vec![(RegimeLabel::Unknown, 0.0); symbols.len()],
             pending: None,
             initial_cash,
@@ -476,23 +333,9 @@ impl OutputSink {
                 }
                 self.equity_times.push(m.bar_start);
                 self.equity_values.push(m.equity);
-                let line = &mut self.line;
-                line.clear();
-                self.iso.push(m.bar_start, line);
                 let n = usize::from(m.n).max(1).min(m.positions.len());
-                let values = [m.equity, m.cash]
-                    .into_iter()
-                    .chain(m.positions[..n].iter().copied());
-                if self.equity_columns.len() < 2 + n {
-                    self.equity_columns.resize_with(2 + n, LastText::default);
-                }
-                for (v, col) in values.zip(self.equity_columns.iter_mut()) {
-                    line.push(b',');
-                    col.push(v, line);
-                }
-                line.push(b'\n');
                 if let Some(f) = self.equity.as_mut() {
-                    f.write(line)?;
+                    f.push_equity_row(m.bar_start, m.equity, m.cash, &m.positions[..n])?;
                 }
             }
             Event::Trade(_) | Event::Quote(_) | Event::Command(_) => {}
