@@ -83,6 +83,15 @@ pub enum LakeCommand {
     /// same-named file becomes a new version. Exit status after all inputs: 1 if the store
     /// failed, else 65 if an input was bad, else 66 if a path was missing.
     Ingest(LakeIngestArgs),
+    /// Download Binance public-data archives (with their .CHECKSUM sidecars) from
+    /// data.binance.vision into DEST, laid out like the site, ready for `hermes lake ingest`.
+    ///
+    /// `--from/--to` as YYYY-MM fetch monthly files, as YYYY-MM-DD daily files (or force one
+    /// with --daily/--monthly). Each zip is verified against its sidecar before it gets its
+    /// final name; an interrupted download resumes from its .part; files already present with
+    /// the published sha256 are skipped. Exit status after all files: 1 on network or disk
+    /// failure, else 65 if a file is missing on the site or fails its checksum.
+    Download(LakeDownloadArgs),
 }
 
 /// `hermes lake ingest`.
@@ -453,4 +462,67 @@ pub enum SizingArg {
     AllIn,
     /// `portfolio.fraction` of equity on each entry.
     Fractional,
+}
+
+/// `hermes lake download`.
+#[derive(Debug, Args)]
+pub struct LakeDownloadArgs {
+    /// Symbol, e.g. BTCUSDT (repeat the flag or separate with commas).
+    #[arg(long = "symbol", required = true, value_delimiter = ',')]
+    pub symbols: Vec<String>,
+    /// Market.
+    #[arg(long, value_enum)]
+    pub market: DownloadMarketArg,
+    /// Data set.
+    #[arg(long, value_enum)]
+    pub kind: DownloadKindArg,
+    /// Kline interval (1s, 1m, 3m, 5m, 15m, 30m, 1h, 2h, 4h, 6h, 8h, 12h, 1d, 3d, 1w, 1mo);
+    /// default 1m for klines, not allowed for trades and aggTrades.
+    #[arg(long)]
+    pub interval: Option<String>,
+    /// First month (YYYY-MM) or day (YYYY-MM-DD).
+    #[arg(long)]
+    pub from: String,
+    /// Last month or day, inclusive.
+    #[arg(long)]
+    pub to: String,
+    /// Directory to save into (created), with the site's relative paths (data/spot/…).
+    #[arg(long)]
+    pub dest: PathBuf,
+    /// Site to fetch from; default `[download] base_url` of the config, else
+    /// https://data.binance.vision.
+    #[arg(long)]
+    pub base_url: Option<String>,
+    /// Daily files whatever the form of --from/--to.
+    #[arg(long, conflicts_with = "monthly")]
+    pub daily: bool,
+    /// Monthly files whatever the form of --from/--to.
+    #[arg(long)]
+    pub monthly: bool,
+    /// Files fetched at the same time.
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=32))]
+    pub jobs: u16,
+}
+
+/// `--market` of `hermes lake download`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum DownloadMarketArg {
+    /// Spot (data/spot).
+    Spot,
+    /// USDⓈ-M futures (data/futures/um).
+    FuturesUm,
+    /// COIN-M futures (data/futures/cm).
+    FuturesCm,
+}
+
+/// `--kind` of `hermes lake download`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum DownloadKindArg {
+    /// Candles (needs --interval, default 1m).
+    Klines,
+    /// Individual trades.
+    Trades,
+    /// Aggregated trades.
+    #[value(name = "aggTrades")]
+    AggTrades,
 }

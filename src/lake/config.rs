@@ -18,12 +18,31 @@ pub const DEFAULT_PATH: &str = "config/lake.toml";
 pub struct LakeConfig {
     /// Lake root: a local directory or `s3://bucket/prefix`.
     pub root: String,
+    /// `[download]`: `hermes lake download`.
+    pub download: DownloadConfig,
 }
 
 impl Default for LakeConfig {
     fn default() -> Self {
         Self {
             root: "lake".into(),
+            download: DownloadConfig::default(),
+        }
+    }
+}
+
+/// `[download]` of `config/lake.toml`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DownloadConfig {
+    /// Site serving the public-data layout (`{base_url}/data/spot/…`); `--base-url` overrides.
+    pub base_url: String,
+}
+
+impl Default for DownloadConfig {
+    fn default() -> Self {
+        Self {
+            base_url: super::download::DEFAULT_BASE_URL.into(),
         }
     }
 }
@@ -73,6 +92,9 @@ impl LakeConfig {
         if let Err(e) = replay::LakeRoot::parse(&self.root) {
             p.push(format!("root: {e}"));
         }
+        if let Err(e) = super::download::check_base_url(&self.download.base_url) {
+            p.push(format!("download.base_url: {e}"));
+        }
         p
     }
 
@@ -108,5 +130,27 @@ mod tests {
         let c = LakeConfig::parse("root = \"gs://b/x\"", "t.toml").unwrap();
         assert!(c.validate().is_err());
         assert_eq!(LakeConfig::parse("", "t").unwrap().root, "lake");
+    }
+
+    #[test]
+    fn download_base_url_is_read_and_checked() {
+        let c =
+            LakeConfig::parse("[download]\nbase_url = \"http://127.0.0.1:9/m\"\n", "t").unwrap();
+        assert_eq!(c.download.base_url, "http://127.0.0.1:9/m");
+        c.validate().unwrap();
+        assert_eq!(
+            LakeConfig::default().download.base_url,
+            "https://data.binance.vision"
+        );
+        let e = LakeConfig::parse("[download]\nbase_urls = \"x\"\n", "t").unwrap_err();
+        assert!(format!("{e:#}").contains("base_urls"), "{e:#}");
+        for bad in ["ftp://h/x", "data.binance.vision", "http://h/x?q=1"] {
+            let c = LakeConfig::parse(&format!("[download]\nbase_url = \"{bad}\"\n"), "t").unwrap();
+            let e = c.validate().unwrap_err();
+            assert!(
+                format!("{e:#}").contains("download.base_url"),
+                "{bad}: {e:#}"
+            );
+        }
     }
 }

@@ -6,6 +6,7 @@
 //! input → 65; else any missing input path → 66; else 0.
 
 pub mod config;
+pub mod download;
 pub mod render;
 
 use std::io::Write;
@@ -27,10 +28,12 @@ pub fn run(args: &LakeArgs) -> Result<()> {
     let cfg = config::LakeConfig::load(args.config.as_deref())?;
     let cfg = config::LakeConfig {
         root: args.lake.clone().unwrap_or(cfg.root),
+        ..cfg
     };
     cfg.validate()?;
     match &args.command {
         LakeCommand::Ingest(a) => ingest(&cfg, a),
+        LakeCommand::Download(a) => download::run(a, &cfg.download.base_url),
     }
 }
 

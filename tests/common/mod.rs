@@ -4,6 +4,7 @@
 use std::path::Path;
 
 mod data;
+pub mod http;
 pub use data::data_dir;
 use std::process::{Command, Output};
 
