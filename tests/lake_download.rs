@@ -156,6 +156,59 @@ fn download_verifies_and_resumes() {
     assert_eq!(ranges, [Some("bytes=30000-".to_string())], "{stdout}");
     assert_eq!(sha256_hex(&dest.join(zip_path(day))), want);
     assert!(!part.exists());
+
+    // A whole file left as a part (a crash before the rename): 416, verified, renamed.
+    let srv = server(&d, &[day]);
+    let dest = tmp.path().join("c");
+    let part = PathBuf::from(format!("{}.part", dest.join(zip_path(day)).display()));
+    std::fs::create_dir_all(part.parent().unwrap()).unwrap();
+    std::fs::copy(source(&d, day), &part).unwrap();
+    let len = std::fs::metadata(&part).unwrap().len();
+    ok(&download(&srv, &dest, day, day));
+    let ranges: Vec<Option<String>> = srv
+        .gets(&zip_path(day))
+        .into_iter()
+        .map(|r| r.range)
+        .collect();
+    assert_eq!(ranges, [Some(format!("bytes={len}-"))]);
+    assert_eq!(sha256_hex(&dest.join(zip_path(day))), want);
+    assert!(!part.exists());
+}
+
+#[test]
+fn download_gives_up_after_bounded_retries() {
+    let Some(d) = data_dir() else { return };
+    let tmp = tempfile::tempdir().unwrap();
+    let day = "2020-01-01";
+    let srv = server(&d, &[day]);
+    srv.status_times(&zip_path(day), 503, 100);
+    let dest = tmp.path().join("dl");
+    let args = [
+        "lake",
+        "download",
+        "--symbol",
+        "BTCUSDT",
+        "--market",
+        "spot",
+        "--kind",
+        "klines",
+        "--from",
+        day,
+        "--to",
+        day,
+        "--dest",
+        dest.to_str().unwrap(),
+        "--base-url",
+        &srv.base_url(),
+    ];
+    // A network failure is not bad input: exit 1, after 1 + 3 retries.
+    let stderr = hermes_err(&args, 1);
+    assert!(
+        stderr.contains("gave up after 4 attempt(s): HTTP 503"),
+        "{stderr}"
+    );
+    assert_eq!(srv.gets(&zip_path(day)).len(), 4);
+    assert!(!dest.join(zip_path(day)).exists());
 }
 
 #[test]

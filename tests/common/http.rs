@@ -30,7 +30,7 @@ pub struct LoggedRequest {
 struct State {
     bodies: BTreeMap<String, Vec<u8>>,
     cut_once: BTreeMap<String, usize>,
-    status_once: BTreeMap<String, u16>,
+    status_n: BTreeMap<String, (u16, usize)>,
     log: Vec<LoggedRequest>,
 }
 
@@ -96,7 +96,12 @@ impl FileServer {
 
     /// The next request for `path` is answered with `status` and an empty body.
     pub fn status_once(&self, path: &str, status: u16) {
-        self.state().status_once.insert(path.to_string(), status);
+        self.status_times(path, status, 1);
+    }
+
+    /// The next `n` requests for `path` are answered with `status` and an empty body.
+    pub fn status_times(&self, path: &str, status: u16, n: usize) {
+        self.state().status_n.insert(path.to_string(), (status, n));
     }
 
     /// Every request so far.
@@ -162,7 +167,13 @@ fn handle(mut s: TcpStream, state: &Mutex<State>) -> std::io::Result<()> {
             path: path.clone(),
             range: range.clone(),
         });
-        let status_once = st.status_once.remove(&path);
+        let status_once = match st.status_n.get_mut(&path) {
+            Some((code, n)) if *n > 0 => {
+                *n -= 1;
+                Some(*code)
+            }
+            _ => None,
+        };
         let cut = if status_once.is_none() {
             st.cut_once.remove(&path)
         } else {
