@@ -17,7 +17,12 @@
 //! Silver day file `silver/binance/{market}/klines/{SYMBOL}/{interval}/year=/month=/day=/part-0.parquet`,
 //! written by arrow-rs (LZ4 raw): `open_time`, `close_time` Timestamp(ns, UTC); `open high low
 //! close volume` and the market's volume columns Float64; `trade_count` Int64 — the names
-//! [`crate::BarReplay`] reads.
+//! [`crate::BarReplay`] reads. `close_time` is Binance's, scaled: `open + interval − 1 ms`
+//! (`− 1 µs` in µs files), shorter for a bar cut by an outage.
+//!
+//! A bar is invalid (dropped, counted) unless `0 < low ≤ open, close ≤ high`, volumes and
+//! count are non-negative, every number is finite and `close_time ≥ open_time` (Binance has
+//! zero-volume placeholder bars whose close precedes their open, e.g. 2020-12-21 14:00 1h).
 //!
 //! Commit: each day file is one atomic put; the series' `_quality.parquet` (one
 //! [`QualityRow`] per day, with the sha256 of its inputs) is written last. A day is rebuilt
