@@ -1,6 +1,6 @@
 //! `hermes lake silver` end to end (the real binary) on the real Binance files of
 //! `shared/data`: the quality table and its JSON, the no-op rerun, a backtest reading the
-//! silver layer, a bad bronze file (exit 65, named) and a missing lake (exit 66).
+//! silver layer, a bad bronze file (exit 65, named), a missing lake (exit 66) and an empty one.
 
 mod common;
 
@@ -220,10 +220,29 @@ fn lake_silver_names_a_bad_bronze_file_and_goes_on() {
 }
 
 #[test]
-fn lake_silver_on_a_missing_lake_exits_66() {
+fn lake_silver_on_a_missing_or_empty_lake() {
     let tmp = tempfile::tempdir().unwrap();
     let missing = tmp.path().join("no-lake");
     let stderr = hermes_err(&["lake", "silver", "--lake", s(&missing)], 66);
     assert!(stderr.contains(s(&missing)), "{stderr}");
     assert!(!missing.exists());
+    // An empty lake: nothing to do; a symbol it does not hold is bad input.
+    std::fs::create_dir_all(&missing).unwrap();
+    let out = hermes_ok(&["lake", "silver", "--lake", s(&missing)]);
+    assert!(out.contains("0 series, 0 day(s) written"), "{out}");
+    let stderr = hermes_err(
+        &[
+            "lake",
+            "silver",
+            "--lake",
+            s(&missing),
+            "--symbol",
+            "NOPEUSDT",
+        ],
+        65,
+    );
+    assert!(
+        stderr.contains("no bronze series for symbol(s) NOPEUSDT"),
+        "{stderr}"
+    );
 }

@@ -486,29 +486,23 @@ fn silver_is_readable_by_bar_replay() {
     }
 }
 
-/// Replaces a committed bronze file's bytes with a Parquet file whose `high` is an integer.
-fn break_bronze(lake: &Lake, day_dir: &str) -> String {
+/// Rewrites a committed bronze file with one column replaced by `value`; returns its URL.
+fn break_bronze(lake: &Lake, day_dir: &str, value: polars::prelude::Expr) -> String {
     let files = lake.store.list(day_dir).unwrap();
     assert_eq!(files.len(), 1);
     let path = files[0].path.clone();
-    let df = LazyFrame::scan_parquet_sources(
+    let mut df = LazyFrame::scan_parquet_sources(
         ScanSources::Buffers(Arc::from([polars_buffer::Buffer::from_owner(
             lake.store.get(&path).unwrap(),
         )])),
         scan_args(),
     )
     .unwrap()
-    .with_column(
-        lit(1i64)
-            .strict_cast(polars::prelude::DataType::Int64)
-            .alias("high"),
-    )
+    .with_column(value)
     .collect()
     .unwrap();
     let mut buf = Vec::new();
-    ParquetWriter::new(&mut buf)
-        .finish(&mut df.clone())
-        .unwrap();
+    ParquetWriter::new(&mut buf).finish(&mut df).unwrap();
     lake.store.put(&path, buf.into()).unwrap();
     lake.store.url_of(&path)
 }
@@ -524,10 +518,13 @@ fn a_bad_bronze_file_is_named_and_other_series_go_on() {
             d.join("nautilus_trader/ADABTC-1m-2021-11-28.zip"),
         ],
     );
-    let bad = break_bronze(
-        &lake,
-        "bronze/binance/spot/klines/BTCUSDT/1m/year=2020/month=01/day=01",
-    );
+    let btc = "bronze/binance/spot/klines/BTCUSDT/1m/year=2020/month=01/day=01";
+    let btc_file = lake.store.list(btc).unwrap()[0].path.clone();
+    let original = lake.store.get(&btc_file).unwrap();
+    let int_high = lit(1i64)
+        .strict_cast(polars::prelude::DataType::Int64)
+        .alias("high");
+    let bad = break_bronze(&lake, btc, int_high);
     let opts = SilverOptions::default();
     let s = build_silver(&lake.store, &opts).unwrap();
     let broken = series(&s, "spot/klines/BTCUSDT/1m");
@@ -564,4 +561,21 @@ fn a_bad_bronze_file_is_named_and_other_series_go_on() {
     let s = build_silver(&lake.store, &only_ada).unwrap();
     assert_eq!(s.series.len(), 1);
     assert_eq!(s.failures().count(), 0);
+
+    // Right types, but a price that is not a number, or an unknown time unit: named too.
+    for (value, want) in [
+        (lit("abc").alias("open"), "open"),
+        (
+            lit("s").alias("_time_unit"),
+            "column open_time has values that do not convert (is _time_unit ms or us?)",
+        ),
+    ] {
+        lake.store.put(&btc_file, original.clone()).unwrap();
+        let bad = break_bronze(&lake, btc, value);
+        let s = build_silver(&lake.store, &opts).unwrap();
+        let e = &series(&s, "spot/klines/BTCUSDT/1m").failures[0];
+        let msg = e.to_string();
+        assert!(matches!(e, LakeError::BadBronze { .. }), "{msg}");
+        assert!(msg.contains(&bad) && msg.contains(want), "{msg}");
+    }
 }
