@@ -90,7 +90,8 @@ pub enum LakeCommand {
     ///
     /// Only days whose bronze inputs changed since the last run are rebuilt (all with
     /// --full); a run with nothing new writes nothing. A bad bronze file fails its day, named;
-    /// the rest goes on. Exit status: 1 if the store failed, else 65 if a bronze file was bad.
+    /// the rest goes on. Exit status: 1 if the store failed, else 65 if a bronze file was bad or
+    /// a filter matches no series, 66 if the lake does not exist.
     Silver(LakeSilverArgs),
 }
 

@@ -242,7 +242,7 @@ fn lake_silver_on_a_missing_or_empty_lake() {
         65,
     );
     assert!(
-        stderr.contains("no bronze series for symbol(s) NOPEUSDT"),
+        stderr.contains("no bronze series in") && stderr.contains("matches --symbol NOPEUSDT"),
         "{stderr}"
     );
 }

@@ -198,10 +198,20 @@ fn silver(cfg: &config::LakeConfig, a: &LakeSilverArgs) -> Result<()> {
         .map(|(k, e)| format!("{k}: {e}"))
         .collect();
     if failed.is_empty() {
-        if summary.series.is_empty() && !a.symbols.is_empty() {
+        let mut filters = Vec::new();
+        if !a.symbols.is_empty() {
+            filters.push(format!("--symbol {}", a.symbols.join(",")));
+        }
+        if let Some(m) = opts.series.markets.first() {
+            filters.push(format!("--market {m}"));
+        }
+        if !a.intervals.is_empty() {
+            filters.push(format!("--interval {}", a.intervals.join(",")));
+        }
+        if summary.series.is_empty() && !filters.is_empty() {
             return Err(BadInput::new(format!(
-                "lake silver: no bronze series for symbol(s) {} in {root}",
-                a.symbols.join(",")
+                "lake silver: no bronze series in {root} matches {}",
+                filters.join(" ")
             )));
         }
         return Ok(());
