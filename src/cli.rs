@@ -92,6 +92,48 @@ pub enum LakeCommand {
     /// the published sha256 are skipped. Exit status after all files: 1 on network or disk
     /// failure, else 65 if a file is missing on the site or fails its checksum.
     Download(LakeDownloadArgs),
+    /// Build the silver layer from bronze: klines typed (f64 prices and volumes, i64 counts),
+    /// times in UTC nanoseconds, deduplicated (the newest source wins) and sorted, one Parquet
+    /// file per series-day, and each series' quality report (`_quality.parquet`: completeness,
+    /// gaps, misaligned bars, duplicates, outliers), printed as a table.
+    ///
+    /// Only days whose bronze inputs changed since the last run are rebuilt (all with
+    /// --full); a run with nothing new writes nothing. A bad bronze file fails its day, named;
+    /// the rest goes on. Exit status: 1 if the store failed, else 65 if a bronze file was bad or
+    /// a filter matches no series, 66 if the lake does not exist.
+    Silver(LakeSilverArgs),
+}
+
+/// `hermes lake silver`.
+#[derive(Debug, Args)]
+pub struct LakeSilverArgs {
+    /// Only these symbols (repeat the flag or separate with commas). Default: all.
+    #[arg(long = "symbol", value_delimiter = ',')]
+    pub symbols: Vec<String>,
+    /// Only this market.
+    #[arg(long, value_enum)]
+    pub market: Option<SilverMarketArg>,
+    /// Only these kline intervals (repeat or comma-separate), e.g. 1m,1h.
+    #[arg(long = "interval", value_delimiter = ',')]
+    pub intervals: Vec<String>,
+    /// Rebuild every selected day, even when its inputs did not change.
+    #[arg(long)]
+    pub full: bool,
+    /// Print the report as JSON (every series with its per-day quality rows) instead of the
+    /// table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `--market` of `hermes lake silver`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SilverMarketArg {
+    /// Spot.
+    Spot,
+    /// USDⓈ-M futures.
+    FuturesUm,
+    /// COIN-M futures.
+    FuturesCm,
 }
 
 /// `hermes lake ingest`.
@@ -392,6 +434,9 @@ pub struct BacktestArgs {
     /// Symbols to replay from the lake, comma-separated.
     #[arg(long, value_delimiter = ',')]
     pub symbols: Option<Vec<String>>,
+    /// Lake layer to replay (default: `data.layer`, silver).
+    #[arg(long, value_parser = ["bronze", "silver", "gold", "gold_test"])]
+    pub layer: Option<String>,
     /// First day or instant (inclusive).
     #[arg(long)]
     pub start: Option<String>,

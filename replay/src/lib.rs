@@ -31,5 +31,5 @@ pub use error::{ReplayError, Result};
 pub use layout::{Layer, LayoutError, PartitionPath};
 pub use report::{Counters, Gap, MissingPartition, ReplayReport, SymbolReport};
 pub use source::{BarReplay, ChunkInfo, LakeRecord, NS_PER_DAY, Replay, ReplaySpec, TradeReplay};
-pub use store::{LakeRoot, ObjectEntry, S3Options, Store};
+pub use store::{IoCounters, LakeRoot, ObjectEntry, S3Options, Store};
 pub use trades::{TradeRecord, decode_trades, write_trades_parquet, write_trades_parquet_with};

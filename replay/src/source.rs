@@ -358,6 +358,10 @@ fn list_symbol(
                 report.record_ignored(store.url_of(&entry.path));
                 continue;
             };
+            if rest == crate::lake::QUALITY_FILE {
+                // The series' quality table (lake metadata, written by silver).
+                continue;
+            }
             let parts: Vec<&str> = rest.split('/').collect();
             let name = parts.last().copied().unwrap_or("");
             if name.starts_with('.') || name.starts_with('_') || !name.ends_with(".parquet") {

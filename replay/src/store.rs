@@ -10,6 +10,7 @@
 use std::fmt;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -190,6 +191,40 @@ pub struct ObjectEntry {
     pub size: u64,
 }
 
+/// What a [`Store`] has done so far (all clones of a store share one set of counters), so
+/// tests and benchmarks can prove what a step read and wrote.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct IoCounters {
+    /// `list` calls.
+    pub lists: u64,
+    /// Objects fetched.
+    pub gets: u64,
+    /// Bytes fetched.
+    pub bytes_read: u64,
+    /// Objects written.
+    pub puts: u64,
+    /// Bytes written.
+    pub bytes_written: u64,
+    /// Delete calls.
+    pub deletes: u64,
+}
+
+#[derive(Default)]
+struct Counters {
+    lists: AtomicU64,
+    gets: AtomicU64,
+    bytes_read: AtomicU64,
+    puts: AtomicU64,
+    bytes_written: AtomicU64,
+    deletes: AtomicU64,
+}
+
+impl Counters {
+    fn add(c: &AtomicU64, n: u64) {
+        c.fetch_add(n, Ordering::Relaxed);
+    }
+}
+
 struct StoreInner {
     root: LakeRoot,
     /// The root's key prefix inside the object store (empty for local stores, which are
@@ -197,6 +232,7 @@ struct StoreInner {
     prefix: String,
     store: Arc<dyn ObjectStore>,
     runtime: Option<tokio::runtime::Runtime>,
+    counters: Counters,
 }
 
 impl Drop for StoreInner {
@@ -304,6 +340,7 @@ impl Store {
                 prefix,
                 store,
                 runtime: Some(runtime),
+                counters: Counters::default(),
             }),
         })
     }
@@ -312,6 +349,21 @@ impl Store {
     #[must_use]
     pub fn root(&self) -> &LakeRoot {
         &self.inner.root
+    }
+
+    /// The IO done through this store (and its clones) so far.
+    #[must_use]
+    pub fn io_counters(&self) -> IoCounters {
+        let c = &self.inner.counters;
+        let get = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        IoCounters {
+            lists: get(&c.lists),
+            gets: get(&c.gets),
+            bytes_read: get(&c.bytes_read),
+            puts: get(&c.puts),
+            bytes_written: get(&c.bytes_written),
+            deletes: get(&c.deletes),
+        }
     }
 
     /// The URL of `rel` (relative to the root), for messages.
@@ -360,6 +412,7 @@ impl Store {
     /// [`ReplayError::BadPath`] for an invalid prefix, [`ReplayError::List`] when listing fails.
     pub fn list(&self, prefix: &str) -> Result<Vec<ObjectEntry>> {
         let path = self.object_path(prefix)?;
+        Counters::add(&self.inner.counters.lists, 1);
         let store = Arc::clone(&self.inner.store);
         let listed = self.block_on(async move {
             let p = if path.as_ref().is_empty() {
@@ -398,6 +451,21 @@ impl Store {
         Ok(v.pop().unwrap_or_default())
     }
 
+    /// The bytes of one object, or `None` when it does not exist.
+    ///
+    /// # Errors
+    /// As [`Store::get`], for every failure but a missing object.
+    pub fn get_opt(&self, path: &str) -> Result<Option<Bytes>> {
+        match self.get(path) {
+            Ok(b) => Ok(Some(b)),
+            Err(ReplayError::Get {
+                source: object_store::Error::NotFound { .. },
+                ..
+            }) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
     /// The bytes of several objects, fetched concurrently (up to 8 at once), in input order.
     ///
     /// # Errors
@@ -409,7 +477,7 @@ impl Store {
             .collect::<Result<Vec<_>>>()?;
         let store = Arc::clone(&self.inner.store);
         let root = self.inner.root.clone();
-        self.block_on(async move {
+        let got = self.block_on(async move {
             futures::stream::iter(located)
                 .map(|(rel, path)| {
                     let store = Arc::clone(&store);
@@ -428,7 +496,11 @@ impl Store {
                 .buffered(GET_CONCURRENCY)
                 .try_collect::<Vec<Bytes>>()
                 .await
-        })?
+        })??;
+        let c = &self.inner.counters;
+        Counters::add(&c.gets, got.len() as u64);
+        Counters::add(&c.bytes_read, got.iter().map(|b| b.len() as u64).sum());
+        Ok(got)
     }
 
     /// Writes one object (atomically: on local disk object_store writes a temporary file and
@@ -439,6 +511,9 @@ impl Store {
     pub fn put(&self, path: &str, bytes: Bytes) -> Result<()> {
         let location = self.object_path(path)?;
         let store = Arc::clone(&self.inner.store);
+        let c = &self.inner.counters;
+        Counters::add(&c.puts, 1);
+        Counters::add(&c.bytes_written, bytes.len() as u64);
         self.block_on(async move { store.put(&location, bytes.into()).await })?
             .map(|_| ())
             .map_err(|source| ReplayError::Put {
@@ -454,6 +529,7 @@ impl Store {
     pub fn delete(&self, path: &str) -> Result<()> {
         let location = self.object_path(path)?;
         let store = Arc::clone(&self.inner.store);
+        Counters::add(&self.inner.counters.deletes, 1);
         match self.block_on(async move { store.delete(&location).await })? {
             Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
             Err(source) => Err(ReplayError::Put {
@@ -552,12 +628,20 @@ mod tests {
             got,
             [Bytes::from_static(b"two"), Bytes::from_static(b"one")]
         );
+        assert_eq!(store.get_opt("a/b/missing.bin").unwrap(), None);
         let err = store.get("a/b/missing.bin").unwrap_err();
         assert!(err.to_string().contains("missing.bin"), "{err}");
         assert!(err.is_recoverable());
         store.delete("a/b/1.bin").unwrap();
         store.delete("a/b/1.bin").unwrap();
         assert_eq!(store.list("a/b").unwrap().len(), 1);
+        let io = store.clone().io_counters();
+        assert_eq!(
+            (io.puts, io.bytes_written, io.lists, io.deletes),
+            (3, 11, 3, 2)
+        );
+        // One get and a get_many of two; the failed gets are not counted.
+        assert_eq!((io.gets, io.bytes_read), (3, 11));
     }
 
     #[test]

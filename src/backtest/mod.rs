@@ -43,6 +43,9 @@ fn apply_flags(c: &mut BacktestConfig, a: &BacktestArgs) {
     if let Some(s) = &a.symbols {
         c.data.symbols = s.clone();
     }
+    if let Some(l) = &a.layer {
+        c.data.layer = l.clone();
+    }
     if let Some(s) = &a.start {
         c.data.start = s.clone();
     }
@@ -204,12 +207,13 @@ pub fn run(args: &BacktestArgs) -> Result<()> {
             chunk_days: cfg.data.chunk_days,
             prefetch: true,
         };
+        let interval_ns = spec.interval_ns;
         let replay = replay::BarReplay::open(&store, &spec)?;
-        let per_day = replay::NS_PER_DAY / spec.interval_ns.max(1);
+        let per_day = replay::NS_PER_DAY / interval_ns.max(1);
         bar_times_hint = replay
             .days()
             .saturating_mul(usize::try_from(per_day).unwrap_or(0));
-        Source::Lake(Box::new(replay))
+        Source::Lake(Box::new(replay), interval_ns)
     };
 
     let out_dir = cfg.run.out.clone();
@@ -252,7 +256,7 @@ pub fn run(args: &BacktestArgs) -> Result<()> {
     // equity.csv and decisions.csv finish (written out, synced, renamed) while the report is
     // computed.
     let finishing = sink.finish()?;
-    if let Source::Lake(rep) = &source {
+    if let Source::Lake(rep, _) = &source {
         let r = rep.report();
         let t = &r.totals;
         if t.gaps + t.missing_partitions + t.duplicates + t.unsorted_rows > 0 {
@@ -516,8 +520,8 @@ enum Source {
     File(Option<Vec<BarRecord>>),
     /// One time-ordered Parquet file, decoded batch by batch.
     FileStream(Box<data::FileStream>),
-    /// The lake, streamed in time order.
-    Lake(Box<replay::BarReplay>),
+    /// The lake, streamed in time order, and the bar interval in ns.
+    Lake(Box<replay::BarReplay>, i64),
 }
 
 impl Source {
@@ -533,7 +537,16 @@ impl Source {
                 None => Ok(false),
             },
             Source::FileStream(stream) => stream.next_chunk(out),
-            Source::Lake(rep) => Ok(rep.next_chunk(out)?.is_some()),
+            Source::Lake(rep, interval_ns) => {
+                let more = rep.next_chunk(out)?.is_some();
+                // As for a file: a bar spans one interval. Binance's own close_time (silver
+                // keeps it) is `open + interval − 1 ms` (µs in 2025+ spot files), and shorter
+                // for a bar cut by an outage.
+                for r in out.iter_mut() {
+                    r.close_time_ns = r.open_time_ns + *interval_ns - 1;
+                }
+                Ok(more)
+            }
         }
     }
 }

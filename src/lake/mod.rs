@@ -1,9 +1,10 @@
-//! `hermes lake …`: the market-data lake's commands. Step 1: `ingest`. The lake logic lives in
-//! `replay::lake`; this module resolves the root (flag, config), walks input directories,
-//! drives the progress bar, prints the summary and maps failures onto exit codes.
+//! `hermes lake …`: the market-data lake's commands: `ingest` (files → bronze) and `silver`
+//! (bronze → silver and the quality report). The lake logic lives in `replay::lake`; this
+//! module resolves the root (flag, config), walks input directories, drives the progress bar,
+//! prints the summary and maps failures onto exit codes.
 //!
-//! Exit status after every input was processed: any store/IO failure → 1; else any bad
-//! input → 65; else any missing input path → 66; else 0.
+//! Exit status after every input (file, series-day) was processed: any store/IO failure → 1;
+//! else any bad input → 65; else any missing input path → 66; else 0.
 
 pub mod config;
 pub mod download;
@@ -13,10 +14,15 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
-use replay::lake::{Failpoint, IngestOptions, IngestOutcome, Market, ingest_files};
+use replay::lake::{
+    Failpoint, IngestOptions, IngestOutcome, Market, SeriesFilter, SilverOptions, build_silver,
+    ingest_files,
+};
 use replay::{LakeRoot, S3Options, Store};
 
-use crate::cli::{LakeArgs, LakeCommand, LakeIngestArgs, MarketArg};
+use crate::cli::{
+    LakeArgs, LakeCommand, LakeIngestArgs, LakeSilverArgs, MarketArg, SilverMarketArg,
+};
 use crate::error::{BadInput, NoInput};
 use crate::progress::Progress;
 
@@ -34,6 +40,7 @@ pub fn run(args: &LakeArgs) -> Result<()> {
     match &args.command {
         LakeCommand::Ingest(a) => ingest(&cfg, a),
         LakeCommand::Download(a) => download::run(a, &cfg.download.base_url),
+        LakeCommand::Silver(a) => silver(&cfg, a),
     }
 }
 
@@ -144,5 +151,82 @@ fn ingest(cfg: &config::LakeConfig, a: &LakeIngestArgs) -> Result<()> {
         Err(BadInput::new(msg))
     } else {
         Err(NoInput::new(msg))
+    }
+}
+
+/// Opens an existing lake for a step that reads it (a missing local root is a missing input).
+fn open_existing(root: &LakeRoot) -> Result<Store> {
+    if let LakeRoot::Local(dir) = root
+        && !dir.is_dir()
+    {
+        return Err(NoInput::new(format!(
+            "lake {} does not exist (ingest files first)",
+            dir.display()
+        )));
+    }
+    Store::open(root).with_context(|| format!("cannot open lake {root}"))
+}
+
+fn silver(cfg: &config::LakeConfig, a: &LakeSilverArgs) -> Result<()> {
+    let root = LakeRoot::parse(&cfg.root)?;
+    let store = open_existing(&root)?;
+    let opts = SilverOptions {
+        series: SeriesFilter {
+            symbols: a.symbols.clone(),
+            markets: a
+                .market
+                .map(|m| match m {
+                    SilverMarketArg::Spot => Market::Spot,
+                    SilverMarketArg::FuturesUm => Market::FuturesUm,
+                    SilverMarketArg::FuturesCm => Market::FuturesCm,
+                })
+                .into_iter()
+                .collect(),
+            intervals: a.intervals.clone(),
+        },
+        full: a.full,
+        ..SilverOptions::default()
+    };
+    let summary = build_silver(&store, &opts).with_context(|| format!("lake silver in {root}"))?;
+    let mut out = std::io::stdout().lock();
+    if a.json {
+        let v = render::silver_json(&summary, &root.to_string());
+        writeln!(out, "{}", serde_json::to_string_pretty(&v)?)?;
+    } else {
+        writeln!(out, "{}", render::silver_table(&summary, &root.to_string()))?;
+    }
+    out.flush()?;
+    let failed: Vec<String> = summary
+        .failures()
+        .map(|(k, e)| format!("{k}: {e}"))
+        .collect();
+    if failed.is_empty() {
+        let mut filters = Vec::new();
+        if !a.symbols.is_empty() {
+            filters.push(format!("--symbol {}", a.symbols.join(",")));
+        }
+        if let Some(m) = opts.series.markets.first() {
+            filters.push(format!("--market {m}"));
+        }
+        if !a.intervals.is_empty() {
+            filters.push(format!("--interval {}", a.intervals.join(",")));
+        }
+        if summary.series.is_empty() && !filters.is_empty() {
+            return Err(BadInput::new(format!(
+                "lake silver: no bronze series in {root} matches {}",
+                filters.join(" ")
+            )));
+        }
+        return Ok(());
+    }
+    let msg = format!(
+        "lake silver: {} failure(s): {}",
+        failed.len(),
+        failed.join("; ")
+    );
+    if summary.failures().any(|(_, e)| !e.is_bad_input()) {
+        Err(anyhow::anyhow!(msg))
+    } else {
+        Err(BadInput::new(msg))
     }
 }

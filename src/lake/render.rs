@@ -1,9 +1,13 @@
-//! Text rendering of `hermes lake ingest` results: one line per input and a totals line, for
-//! stdout. Formatting only.
+//! Text rendering of `hermes lake` results for stdout: the ingest summary (one line per input
+//! and a totals line) and the silver quality table (one row per series) or its JSON.
+//! Formatting only.
 
 use std::fmt::Write;
 
-use replay::lake::IngestOutcome;
+use replay::lake::{GapSpan, IngestOutcome, SilverSummary};
+use serde_json::{Value, json};
+
+use crate::timeparse::format_timestamp;
 
 /// Counts of an ingest run.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -71,4 +75,142 @@ pub fn ingest_summary(outcomes: &[IngestOutcome], root: &str) -> (String, Ingest
         t.ingested, t.already, t.failed
     );
     (s, t)
+}
+
+/// `from → to (N h)`, or `-`.
+fn gap_text(g: Option<GapSpan>) -> String {
+    g.map_or_else(
+        || "-".to_string(),
+        |g| {
+            #[allow(clippy::cast_precision_loss)]
+            let hours = g.len_ns() as f64 / 3.6e12;
+            format!(
+                "{} → {} ({hours:.2} h)",
+                format_timestamp(g.from_ns),
+                format_timestamp(g.to_ns)
+            )
+        },
+    )
+}
+
+/// The silver quality table: one row per series (totals over its days), then skipped series,
+/// `FAILED` lines and a totals line.
+#[must_use]
+pub fn silver_table(summary: &SilverSummary, root: &str) -> String {
+    const HEAD: [&str; 15] = [
+        "series",
+        "days",
+        "rows",
+        "expected",
+        "complete",
+        "gaps",
+        "missing",
+        "misaligned",
+        "dups",
+        "conflicts",
+        "invalid",
+        "outliers",
+        "written",
+        "unchanged",
+        "longest gap",
+    ];
+    let mut table: Vec<Vec<String>> = vec![HEAD.iter().map(|h| (*h).to_string()).collect()];
+    for s in summary.series.iter().filter(|s| s.skipped.is_none()) {
+        let q = &s.quality;
+        table.push(vec![
+            s.key.to_string(),
+            q.days.to_string(),
+            q.rows.to_string(),
+            q.expected_rows.to_string(),
+            format!("{:.2}%", q.completeness_pct),
+            q.gaps.to_string(),
+            q.missing_bars.to_string(),
+            q.misaligned.to_string(),
+            q.duplicates.to_string(),
+            q.conflicts.to_string(),
+            q.invalid_rows.to_string(),
+            q.outliers.to_string(),
+            s.days_written.to_string(),
+            s.days_unchanged.to_string(),
+            gap_text(q.longest_gap),
+        ]);
+    }
+    let widths: Vec<usize> = (0..HEAD.len())
+        .map(|c| {
+            table
+                .iter()
+                .map(|r| r[c].chars().count())
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    let mut out = String::new();
+    for row in &table {
+        let mut line = String::new();
+        for (c, cell) in row.iter().enumerate() {
+            let pad = widths[c] - cell.chars().count();
+            if c == 0 || c == HEAD.len() - 1 {
+                line.push_str(cell);
+                line.push_str(&" ".repeat(pad));
+            } else {
+                line.push_str(&" ".repeat(pad));
+                line.push_str(cell);
+            }
+            line.push_str("  ");
+        }
+        let _ = writeln!(out, "{}", line.trim_end());
+    }
+    for s in &summary.series {
+        if let Some(why) = &s.skipped {
+            let _ = writeln!(out, "skipped  {}: {why}", s.key);
+        }
+        for e in &s.failures {
+            let _ = writeln!(out, "FAILED   {}: {e}", s.key);
+        }
+    }
+    let built = summary
+        .series
+        .iter()
+        .filter(|s| s.skipped.is_none())
+        .count();
+    let _ = write!(
+        out,
+        "lake silver in {root}: {built} series, {} day(s) written, {} unchanged, {} failed",
+        summary.days_written(),
+        summary.days_unchanged(),
+        summary.failures().count()
+    );
+    out
+}
+
+/// The silver run as JSON: totals, and per series its quality totals and per-day rows.
+#[must_use]
+pub fn silver_json(summary: &SilverSummary, root: &str) -> Value {
+    let series: Vec<Value> = summary
+        .series
+        .iter()
+        .map(|s| {
+            json!({
+                "series": s.key.to_string(),
+                "market": s.key.market.as_str(),
+                "category": s.key.category.as_str(),
+                "symbol": s.key.symbol,
+                "interval": s.key.interval,
+                "skipped": s.skipped,
+                "days_written": s.days_written,
+                "days_unchanged": s.days_unchanged,
+                "quality_written": s.quality_written,
+                "failures": s.failures.iter().map(ToString::to_string).collect::<Vec<_>>(),
+                "quality": s.quality,
+                "days": s.days,
+            })
+        })
+        .collect();
+    json!({
+        "root": root,
+        "days_written": summary.days_written(),
+        "days_unchanged": summary.days_unchanged(),
+        "failed": summary.failures().count(),
+        "series": series,
+    })
 }

@@ -1,5 +1,6 @@
-//! The lake ETL's error type: every failure names the source file it is about and, for cell
-//! errors, the 1-based line and the column. Owns the enum and the `Result` alias only.
+//! The lake ETL's error type: every failure names the source file (or lake object) it is
+//! about and, for cell errors, the 1-based line and the column. Owns the enum and the `Result`
+//! alias only.
 
 use crate::error::ReplayError;
 
@@ -163,6 +164,32 @@ pub enum LakeError {
         /// The store's error (boxed: it is large and rare).
         source: Box<ReplayError>,
     },
+    /// A bronze file that silver cannot use: unreadable, a column missing or of another type,
+    /// a cell that does not convert, an unknown `_time_unit`.
+    #[error("bronze file {file}: {reason}")]
+    BadBronze {
+        /// The bronze object.
+        file: String,
+        /// What is wrong, naming the column.
+        reason: String,
+    },
+    /// A series' `_quality.parquet` (silver's commit record) cannot be read; `--full`
+    /// rebuilds it.
+    #[error("quality table {file}: {reason} (rebuild the series with --full)")]
+    Quality {
+        /// The quality table object.
+        file: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// The silver plan failed on inputs that were each valid (an internal error).
+    #[error("{what}: polars: {reason}")]
+    Polars {
+        /// The series-day being built.
+        what: String,
+        /// Polars' error.
+        reason: String,
+    },
     /// A test failpoint stopped the ingest before its commit (debug builds only).
     #[error("{file}: stopped at failpoint {name}")]
     Failpoint {
@@ -175,13 +202,16 @@ pub enum LakeError {
 
 impl LakeError {
     /// Whether the input itself is at fault (fix the file, do not retry): everything but store
-    /// IO, unreadable inputs, ledger corruption and failpoints.
+    /// IO, unreadable inputs, ledger or quality-table corruption, polars' internal errors and
+    /// failpoints. (A bad bronze file is bad input of the silver step.)
     #[must_use]
     pub fn is_bad_input(&self) -> bool {
         !matches!(
             self,
             LakeError::Unreadable { .. }
                 | LakeError::Ledger { .. }
+                | LakeError::Quality { .. }
+                | LakeError::Polars { .. }
                 | LakeError::Store { .. }
                 | LakeError::Failpoint { .. }
         )
@@ -221,8 +251,11 @@ impl LakeError {
             | LakeError::Csv { file, .. }
             | LakeError::Market { file, .. }
             | LakeError::Store { file, .. }
+            | LakeError::BadBronze { file, .. }
+            | LakeError::Quality { file, .. }
             | LakeError::Failpoint { file, .. } => file,
             LakeError::Ledger { path, .. } => path,
+            LakeError::Polars { what, .. } => what,
         }
     }
 }

@@ -1,6 +1,7 @@
-//! The Medallion lake ETL. Step 1: `ingest` — Binance public-data files (klines, trades,
-//! aggTrades; daily or monthly; zip with `.CHECKSUM` or plain CSV) into the bronze layer,
-//! committed by a per-sha256 ledger.
+//! The Medallion lake ETL: `ingest` — Binance public-data files (klines, trades, aggTrades;
+//! daily or monthly; zip with `.CHECKSUM` or plain CSV) into the bronze layer, committed by a
+//! per-sha256 ledger — and `silver` — typed, deduplicated, sorted klines per series-day with a
+//! quality report.
 //!
 //! - [`source`]: file names, markets, checksums, time units;
 //! - [`schema`]: the columns of each kind per market;
@@ -8,6 +9,8 @@
 //! - [`zipfile`]: the single CSV member of a zip, CRC-checked;
 //! - [`bronze`]: the ingest flow and the bronze file format;
 //! - [`ledger`]: the commit record;
+//! - [`silver`]: bronze → silver klines (polars), committed by the series' quality table;
+//! - [`quality`]: the per-day quality rules and the quality table;
 //! - [`error`]: the error type, [`LakeError`].
 //!
 //! Reads no clock and opens no network connection beyond the [`crate::Store`] it is given.
@@ -16,7 +19,9 @@ pub mod bronze;
 pub mod csvparse;
 pub mod error;
 pub mod ledger;
+pub mod quality;
 pub mod schema;
+pub mod silver;
 pub mod source;
 pub mod zipfile;
 
@@ -27,6 +32,13 @@ pub use bronze::{
 pub use csvparse::{MarketFrom, MarketHint};
 pub use error::LakeError;
 pub use ledger::{ChecksumStatus, LEDGER_DIR, Ledger, LedgerEntry, bronze_orphans, read_ledger};
+pub use quality::{
+    DayBars, DayCounts, GapSpan, KlineInterval, QUALITY_FILE, QualityRow, SeriesQuality,
+    assess_day, link_days, read_quality, write_quality,
+};
+pub use silver::{
+    SILVER_FILE, SeriesFilter, SeriesKey, SeriesOutcome, SilverOptions, SilverSummary, build_silver,
+};
 pub use source::{
     Category, Container, Market, Period, SourceKind, TimeUnit, market_from_path, parse_source_name,
     read_checksum,
