@@ -40,8 +40,10 @@ fn server(d: &Path, days: &[&str]) -> FileServer {
     srv
 }
 
-fn download(srv: &FileServer, dest: &Path, from: &str, to: &str) -> Output {
-    hermes(&[
+/// The arguments of a one-symbol spot 1m klines download from `srv` into `dest`.
+fn download_args(srv: &FileServer, dest: &Path, from: &str, to: &str) -> Vec<String> {
+    let base = srv.base_url();
+    [
         "lake",
         "download",
         "--symbol",
@@ -59,8 +61,19 @@ fn download(srv: &FileServer, dest: &Path, from: &str, to: &str) -> Output {
         "--dest",
         dest.to_str().unwrap(),
         "--base-url",
-        &srv.base_url(),
-    ])
+        &base,
+    ]
+    .map(String::from)
+    .to_vec()
+}
+
+/// `args` as the `&str`s the common helpers take.
+fn strs(args: &[String]) -> Vec<&str> {
+    args.iter().map(String::as_str).collect()
+}
+
+fn download(srv: &FileServer, dest: &Path, from: &str, to: &str) -> Output {
+    hermes(&strs(&download_args(srv, dest, from, to)))
 }
 
 fn ok(out: &Output) -> String {
@@ -183,26 +196,9 @@ fn download_gives_up_after_bounded_retries() {
     let srv = server(&d, &[day]);
     srv.status_times(&zip_path(day), 503, 100);
     let dest = tmp.path().join("dl");
-    let args = [
-        "lake",
-        "download",
-        "--symbol",
-        "BTCUSDT",
-        "--market",
-        "spot",
-        "--kind",
-        "klines",
-        "--from",
-        day,
-        "--to",
-        day,
-        "--dest",
-        dest.to_str().unwrap(),
-        "--base-url",
-        &srv.base_url(),
-    ];
+    let args = download_args(&srv, &dest, day, day);
     // A network failure is not bad input: exit 1, after 1 + 3 retries.
-    let stderr = hermes_err(&args, 1);
+    let stderr = hermes_err(&strs(&args), 1);
     assert!(
         stderr.contains("gave up after 4 attempt(s): HTTP 503"),
         "{stderr}"
@@ -220,25 +216,8 @@ fn download_checksum_mismatch_keeps_nothing() {
     let wrong = format!("{}  BTCUSDT-1m-{day}.zip", "0".repeat(64));
     srv.serve(&sum_path(day), wrong.into_bytes());
     let dest = tmp.path().join("a");
-    let args = [
-        "lake",
-        "download",
-        "--symbol",
-        "BTCUSDT",
-        "--market",
-        "spot",
-        "--kind",
-        "klines",
-        "--from",
-        day,
-        "--to",
-        day,
-        "--dest",
-        dest.to_str().unwrap(),
-        "--base-url",
-        &srv.base_url(),
-    ];
-    let stderr = hermes_err(&args, 65);
+    let args = download_args(&srv, &dest, day, day);
+    let stderr = hermes_err(&strs(&args), 65);
     let url = format!("{}/{}", srv.base_url(), zip_path(day));
     assert!(
         stderr.contains(&url) && stderr.contains("sha256 mismatch"),

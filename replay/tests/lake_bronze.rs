@@ -9,31 +9,19 @@ use std::path::{Path, PathBuf};
 
 use arrow_array::{Array, BooleanArray, Int64Array, RecordBatch, StringArray};
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use replay::Store;
 use replay::lake::{
     Category, ChecksumStatus, Failpoint, IngestOptions, IngestOutcome, LedgerEntry, Market,
     MarketFrom, TimeUnit, bronze_orphans, ingest_files, read_ledger,
 };
-use replay::{LakeRoot, S3Options, Store};
 
 #[path = "../../tests/common/data.rs"]
 mod data;
 
-const INGESTED_AT: i64 = 1_700_000_000_000_000_000;
+#[path = "common/medallion.rs"]
+mod medallion;
 
-struct Lake {
-    dir: tempfile::TempDir,
-    store: Store,
-}
-
-fn new_lake() -> Lake {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let store = Store::create(
-        &LakeRoot::Local(dir.path().join("lake")),
-        &S3Options::default(),
-    )
-    .expect("store");
-    Lake { dir, store }
-}
+use medallion::{INGESTED_AT, Lake, new_lake};
 
 fn opts() -> IngestOptions {
     IngestOptions {

@@ -19,27 +19,15 @@ use replay::lake::{
     GapSpan, IngestOptions, IngestOutcome, LakeError, SeriesFilter, SeriesOutcome, SilverOptions,
     SilverSummary, build_silver, ingest_files,
 };
-use replay::{BarRecord, BarReplay, LakeRoot, Layer, ReplaySpec, S3Options, Store};
+use replay::{BarRecord, BarReplay, Layer, ReplaySpec, Store};
 
 #[path = "../../tests/common/data.rs"]
 mod data;
 
-const INGESTED_AT: i64 = 1_700_000_000_000_000_000;
+#[path = "common/medallion.rs"]
+mod medallion;
 
-struct Lake {
-    _dir: tempfile::TempDir,
-    store: Store,
-}
-
-fn new_lake() -> Lake {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let store = Store::create(
-        &LakeRoot::Local(dir.path().join("lake")),
-        &S3Options::default(),
-    )
-    .expect("store");
-    Lake { _dir: dir, store }
-}
+use medallion::{INGESTED_AT, Lake, new_lake};
 
 fn ingest(lake: &Lake, inputs: &[PathBuf]) {
     ingest_at(lake, inputs, INGESTED_AT);
