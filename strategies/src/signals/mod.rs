@@ -43,7 +43,10 @@ mod real_data_tests;
 
 pub use breakout::{Breakout, BreakoutParams, breakout_signals};
 pub use ema_cross::{EmaCross, EmaCrossParams, ema_cross_signals};
-pub use smart_momentum::{SmartMomentum, SmartMomentumParams, smart_momentum_signals};
+pub use smart_momentum::{
+    SmartMomentum, SmartMomentumInputs, SmartMomentumParams, SmartMomentumRule,
+    smart_momentum_signals,
+};
 pub use zscore::{RollingZScore, ZScoreReversion, ZScoreReversionParams, zscore_signals};
 
 use serde::{Deserialize, Serialize};

@@ -111,6 +111,30 @@ fn smart_momentum_on_btcusdt_1h() {
     assert!(entries[0] >= g.warm_up() && exits[0] >= g.warm_up());
 }
 
+/// Smart Momentum's rule fed from the batch standard-feature columns (what the gold layer
+/// stores) equals the streaming generator on every real bar, and it does fire.
+#[test]
+fn smart_momentum_rule_over_standard_features_on_btcusdt_1h() {
+    let Some((h, l, c)) = btcusdt_1h_bars() else {
+        return;
+    };
+    let p = SmartMomentumParams::default();
+    let mut f = crate::indicators::StandardFeatures::default();
+    crate::indicators::standard_features_into(&h, &l, &c, &mut f).unwrap();
+    let from_columns = super::smart_momentum::tests::rule_over_columns(
+        &p,
+        &f.ema_12,
+        &f.ema_26,
+        &f.rsi_14,
+        &f.supertrend_dir,
+    );
+    let mut g = SmartMomentum::new(p).unwrap();
+    let streamed = stream(|h, l, c| g.update(h, l, c), (&h, &l, &c));
+    assert_eq!(from_columns, streamed);
+    assert!(indices(&streamed, SignalAction::EnterLong).len() >= 20);
+    assert!(indices(&streamed, SignalAction::ExitLong).len() >= 200);
+}
+
 #[test]
 fn ema_cross_on_btcusdt_1h_matches_the_batch_ema() {
     let Some((h, l, c)) = btcusdt_1h_bars() else {

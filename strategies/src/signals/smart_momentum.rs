@@ -148,25 +148,88 @@ impl SmartMomentumParams {
     }
 }
 
-/// The decision of one bar from the indicator values of this bar and the previous one
-/// (NaN / direction 0 = not yet defined). Shared by the streaming and the batch form.
-#[inline(always)]
-fn decide(
-    (prev_fast, prev_slow, prev_direction): (f64, f64, i8),
-    (fast, slow, rsi, direction): (f64, f64, f64, i8),
+/// The indicator values Smart Momentum decides on, for one bar: NaN for a value still in its
+/// warm-up, `supertrend_dir` +1 bullish / −1 bearish / 0 not yet defined.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SmartMomentumInputs {
+    /// EMA(fast) of the close.
+    pub ema_fast: f64,
+    /// EMA(slow) of the close.
+    pub ema_slow: f64,
+    /// RSI of the close.
+    pub rsi: f64,
+    /// SuperTrend direction.
+    pub supertrend_dir: i8,
+}
+
+impl SmartMomentumInputs {
+    /// Every value missing (the state before the first bar).
+    pub const MISSING: Self = Self {
+        ema_fast: f64::NAN,
+        ema_slow: f64::NAN,
+        rsi: f64::NAN,
+        supertrend_dir: 0,
+    };
+}
+
+/// Smart Momentum's decision rule alone, fed indicator values instead of bars: the form that
+/// takes its inputs from precomputed feature columns (the gold layer, `hermes backtest --ab`).
+/// [`SmartMomentum`] is its four streaming indicators in front of this same rule, so the two
+/// give the same actions on the same values. Remembers the previous bar's values; O(1), no
+/// allocation.
+///
+/// Values are taken as given (a NaN is "not yet defined", which no comparison passes); the
+/// rule does not check that they come from a consistent series.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SmartMomentumRule {
     rsi_low: f64,
     rsi_high: f64,
-) -> SignalAction {
-    if prev_direction > 0 && direction < 0 {
-        SignalAction::ExitLong
-    } else if direction > 0
-        && crossed_above(prev_fast, prev_slow, fast, slow)
-        && rsi >= rsi_low
-        && rsi <= rsi_high
-    {
-        SignalAction::EnterLong
-    } else {
-        SignalAction::None
+    prev: SmartMomentumInputs,
+}
+
+impl SmartMomentumRule {
+    /// The rule of `params` (only the RSI band matters to it; the periods are the feeder's).
+    ///
+    /// # Errors
+    /// As [`SmartMomentumParams::validate`].
+    pub fn new(params: &SmartMomentumParams) -> Result<Self> {
+        params.validate()?;
+        Ok(Self::unchecked(params.rsi_low, params.rsi_high))
+    }
+
+    fn unchecked(rsi_low: f64, rsi_high: f64) -> Self {
+        Self {
+            rsi_low,
+            rsi_high,
+            prev: SmartMomentumInputs::MISSING,
+        }
+    }
+
+    /// The action of the bar with values `now` (the previous bar's values are remembered).
+    /// - **ExitLong** when SuperTrend was bullish on the previous bar and is bearish now;
+    /// - **EnterLong** when it is bullish now, EMA(fast) crossed above EMA(slow) on this bar
+    ///   (all four values defined) and `rsi_low ≤ rsi ≤ rsi_high`;
+    /// - **None** otherwise.
+    #[inline(always)]
+    pub fn update(&mut self, now: SmartMomentumInputs) -> SignalAction {
+        let prev = self.prev;
+        self.prev = now;
+        if prev.supertrend_dir > 0 && now.supertrend_dir < 0 {
+            SignalAction::ExitLong
+        } else if now.supertrend_dir > 0
+            && crossed_above(prev.ema_fast, prev.ema_slow, now.ema_fast, now.ema_slow)
+            && now.rsi >= self.rsi_low
+            && now.rsi <= self.rsi_high
+        {
+            SignalAction::EnterLong
+        } else {
+            SignalAction::None
+        }
+    }
+
+    /// Forgets the previous bar, as if just constructed.
+    pub fn reset(&mut self) {
+        self.prev = SmartMomentumInputs::MISSING;
     }
 }
 
@@ -179,10 +242,8 @@ pub struct SmartMomentum {
     slow: Ema,
     rsi: Rsi,
     supertrend: SuperTrend,
-    prev_fast: f64,
-    prev_slow: f64,
-    /// +1 / −1, 0 while SuperTrend is warming up.
-    prev_direction: i8,
+    /// The decision rule, with the previous bar's indicator values.
+    rule: SmartMomentumRule,
     bars: usize,
 }
 
@@ -199,9 +260,7 @@ impl SmartMomentum {
             slow: Ema::new(params.ema_slow)?,
             rsi: Rsi::new(params.rsi_period)?,
             supertrend: SuperTrend::new(params.supertrend_period, params.supertrend_multiplier)?,
-            prev_fast: f64::NAN,
-            prev_slow: f64::NAN,
-            prev_direction: 0,
+            rule: SmartMomentumRule::unchecked(params.rsi_low, params.rsi_high),
             bars: 0,
         })
     }
@@ -253,9 +312,7 @@ impl SmartMomentum {
         self.slow.reset();
         self.rsi.reset();
         self.supertrend.reset();
-        self.prev_fast = f64::NAN;
-        self.prev_slow = f64::NAN;
-        self.prev_direction = 0;
+        self.rule.reset();
         self.bars = 0;
     }
 
@@ -269,14 +326,12 @@ impl SmartMomentum {
             .supertrend
             .push(high, low, close)
             .map_or(0, |o| o.direction);
-        let action = decide(
-            (self.prev_fast, self.prev_slow, self.prev_direction),
-            (fast, slow, rsi, direction),
-            self.params.rsi_low,
-            self.params.rsi_high,
-        );
-        (self.prev_fast, self.prev_slow, self.prev_direction) = (fast, slow, direction);
-        action
+        self.rule.update(SmartMomentumInputs {
+            ema_fast: fast,
+            ema_slow: slow,
+            rsi,
+            supertrend_dir: direction,
+        })
     }
 }
 
@@ -301,7 +356,7 @@ pub fn smart_momentum_signals(
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::super::test_support::walk_bars;
     use super::*;
     use crate::indicators::{ema, rsi, supertrend};
@@ -576,6 +631,56 @@ mod tests {
         assert_eq!(g.update(1.0, 1.0, 1.0).unwrap(), SignalAction::None);
     }
 
+    /// The rule fed from feature columns (NaN = missing, direction ±1.0 or NaN).
+    pub(crate) fn rule_over_columns(
+        p: &SmartMomentumParams,
+        fast: &[f64],
+        slow: &[f64],
+        rsi: &[f64],
+        dir: &[f64],
+    ) -> Vec<SignalAction> {
+        let mut rule = SmartMomentumRule::new(p).unwrap();
+        (0..fast.len())
+            .map(|i| {
+                rule.update(SmartMomentumInputs {
+                    ema_fast: fast[i],
+                    ema_slow: slow[i],
+                    rsi: rsi[i],
+                    supertrend_dir: if dir[i].is_nan() { 0 } else { dir[i] as i8 },
+                })
+            })
+            .collect()
+    }
+
+    #[test]
+    fn rule_reset_forgets_the_previous_bar_and_new_checks_params() {
+        let p = small(0.0, 100.0, 1.0);
+        let mut rule = SmartMomentumRule::new(&p).unwrap();
+        let at = |fast, dir| SmartMomentumInputs {
+            ema_fast: fast,
+            ema_slow: 1.0,
+            rsi: 50.0,
+            supertrend_dir: dir,
+        };
+        assert_eq!(rule.update(at(0.5, 1)), SignalAction::None);
+        assert_eq!(rule.update(at(2.0, 1)), SignalAction::EnterLong);
+        assert_eq!(rule.update(at(0.5, 1)), SignalAction::None);
+        rule.reset();
+        assert_eq!(
+            rule.update(at(2.0, 1)),
+            SignalAction::None,
+            "no previous bar"
+        );
+        assert_eq!(rule.update(at(2.0, -1)), SignalAction::ExitLong);
+        assert_eq!(rule.update(at(2.0, -1)), SignalAction::None, "exits once");
+        let bad = SmartMomentumParams {
+            rsi_low: 70.0,
+            rsi_high: 60.0,
+            ..SmartMomentumParams::default()
+        };
+        assert!(SmartMomentumRule::new(&bad).is_err());
+    }
+
     proptest! {
         #[test]
         fn streaming_equals_batch_equals_reference(
@@ -610,6 +715,50 @@ mod tests {
                 .map(|i| g.update(high[i], low[i], close[i]).unwrap())
                 .collect();
             prop_assert_eq!(&again[mid..], &batch[mid..]);
+        }
+
+        /// The rule over the batch standard-feature columns (`standard_features_into`, the
+        /// gold layer's) gives, signal for signal, what the streaming generator gives.
+        #[test]
+        fn rule_over_standard_features_equals_streaming((high, low, close) in walk_bars(400)) {
+            use crate::indicators::{StandardFeatures, standard_features_into};
+            let p = SmartMomentumParams::default();
+            let mut f = StandardFeatures::default();
+            standard_features_into(&high, &low, &close, &mut f).unwrap();
+            let from_columns =
+                rule_over_columns(&p, &f.ema_12, &f.ema_26, &f.rsi_14, &f.supertrend_dir);
+            let mut g = SmartMomentum::new(p).unwrap();
+            for i in 0..close.len() {
+                prop_assert_eq!(g.update(high[i], low[i], close[i]).unwrap(), from_columns[i], "bar {}", i);
+            }
+        }
+
+        /// The same for any parameters, over the standalone batch indicator columns.
+        #[test]
+        fn rule_over_indicator_columns_equals_streaming(
+            (high, low, close) in walk_bars(300),
+            fast in 1usize..8, gap in 1usize..10, rsi_p in 1usize..10, st_p in 1usize..10,
+            m in 0.0f64..4.0, band in (0.0f64..60.0, 0.0f64..40.0),
+        ) {
+            let p = SmartMomentumParams {
+                ema_fast: fast,
+                ema_slow: fast + gap,
+                rsi_period: rsi_p,
+                rsi_low: band.0,
+                rsi_high: band.0 + band.1,
+                supertrend_period: st_p,
+                supertrend_multiplier: m,
+                ..SmartMomentumParams::default()
+            };
+            let dir = supertrend(&high, &low, &close, st_p, m).unwrap().direction;
+            let from_columns = rule_over_columns(
+                &p,
+                &ema(&close, fast).unwrap(),
+                &ema(&close, fast + gap).unwrap(),
+                &rsi(&close, rsi_p).unwrap(),
+                &dir,
+            );
+            prop_assert_eq!(from_columns, smart_momentum_signals(&high, &low, &close, &p).unwrap());
         }
     }
 }
