@@ -190,6 +190,31 @@ pub enum LakeError {
         /// Polars' error.
         reason: String,
     },
+    /// A `[[gold_test.features]]` entry that cannot be used, naming its key
+    /// (`gold_test.features[2].params.period`).
+    #[error("{key}: {reason}")]
+    FeatureSpec {
+        /// The configuration key.
+        key: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// A silver, gold or gold_test file (or a range of them) that a later layer cannot use.
+    #[error("{file}: {reason}")]
+    BadLayer {
+        /// The lake object or series directory.
+        file: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// A series' gold_test `_state.json` (its commit record) cannot be read or written.
+    #[error("state {file}: {reason}")]
+    State {
+        /// The state object.
+        file: String,
+        /// What is wrong.
+        reason: String,
+    },
     /// A test failpoint stopped the ingest before its commit (debug builds only).
     #[error("{file}: stopped at failpoint {name}")]
     Failpoint {
@@ -211,6 +236,7 @@ impl LakeError {
             LakeError::Unreadable { .. }
                 | LakeError::Ledger { .. }
                 | LakeError::Quality { .. }
+                | LakeError::State { .. }
                 | LakeError::Polars { .. }
                 | LakeError::Store { .. }
                 | LakeError::Failpoint { .. }
@@ -253,7 +279,10 @@ impl LakeError {
             | LakeError::Store { file, .. }
             | LakeError::BadBronze { file, .. }
             | LakeError::Quality { file, .. }
+            | LakeError::BadLayer { file, .. }
+            | LakeError::State { file, .. }
             | LakeError::Failpoint { file, .. } => file,
+            LakeError::FeatureSpec { key, .. } => key,
             LakeError::Ledger { path, .. } => path,
             LakeError::Polars { what, .. } => what,
         }

@@ -11,6 +11,8 @@
 //! - [`ledger`]: the commit record;
 //! - [`silver`]: bronze → silver klines (polars), committed by the series' quality table;
 //! - [`quality`]: the per-day quality rules and the quality table;
+//! - [`features`]: gold_test (experimental feature columns by spec) and the gold ⋈ gold_test
+//!   read path;
 //! - [`error`]: the error type, [`LakeError`].
 //!
 //! Reads no clock and opens no network connection beyond the [`crate::Store`] it is given.
@@ -18,6 +20,7 @@
 pub mod bronze;
 pub mod csvparse;
 pub mod error;
+pub mod features;
 pub mod ledger;
 pub mod quality;
 pub mod schema;
@@ -31,6 +34,10 @@ pub use bronze::{
 };
 pub use csvparse::{MarketFrom, MarketHint};
 pub use error::LakeError;
+pub use features::{
+    FeatureValues, GoldTestOptions, GoldTestOutcome, GoldTestSummary, TestFeature, TestFeatureSpec,
+    build_gold_test, compile_features, read_features, silver_series,
+};
 pub use ledger::{ChecksumStatus, LEDGER_DIR, Ledger, LedgerEntry, bronze_orphans, read_ledger};
 pub use quality::{
     DayBars, DayCounts, GapSpan, KlineInterval, QUALITY_FILE, QualityRow, SeriesQuality,

@@ -1,0 +1,1068 @@
+//! `gold_test`: experimental feature columns beside gold, for A/B comparisons — and the read
+//! path that joins them to gold.
+//!
+//! A [`TestFeatureSpec`] (`[[gold_test.features]]` in `config/lake.toml`: `name`, `kind`,
+//! `params`) names one column computed by a `strategies` indicator: `ema`, `sma`, `rsi`,
+//! `atr` (`period`), `supertrend`, `supertrend_dir` (`period`, `multiplier`),
+//! `bollinger_upper|middle|lower` (`period`, `num_std`), `macd`, `macd_signal`, `macd_hist`
+//! (`fast`, `slow`, `signal`). [`compile_features`] checks every spec (kind, parameter names
+//! and values, column name) and names the bad key, `gold_test.features[2].params.period`.
+//!
+//! Like gold, the columns are computed over the **whole silver series in time order** with the
+//! batch functions of `strategies::indicators` (bit-identical to their streaming structs, so to
+//! the live path), then sliced per UTC day: null during each indicator's warm-up, never
+//! restarted at a day boundary.
+//!
+//! Day file `gold_test/binance/{market}/klines/{SYMBOL}/{interval}/year=/month=/day=/part-0.parquet`
+//! (arrow-rs, LZ4 raw): `open_time` Timestamp(ns, UTC), `symbol` Utf8, then one column per spec
+//! in spec order (Float64; `supertrend_dir` Int8 ±1). Commit: each day file is one atomic put;
+//! the series' `_state.json` (the spec list and each day's fingerprint) is written last. Day
+//! `d`'s fingerprint is `sha256(fp(d−1) ‖ silver inputs of d ‖ spec list)`, so a changed spec
+//! list rewrites every day and a changed silver day rewrites it and every later day (the
+//! indicators carry state forward); a run with nothing new writes nothing.
+//!
+//! [`read_features`]: gold ⋈ gold_test, a polars lazy left join on `(open_time, symbol)` over
+//! the day files of a time range.
+//!
+//! Owns the spec format, the gold_test layer and the join; gold's own columns are
+//! [`super::gold`]'s.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+use arrow_array::TimestampNanosecondArray;
+use arrow_array::{ArrayRef, Float64Array, Int8Array, RecordBatch, StringArray};
+use arrow_schema::{DataType, Field, Schema, TimeUnit as ArrowTimeUnit};
+use bytes::Bytes;
+use chrono::NaiveDate;
+use polars::prelude::{
+    DataFrame, JoinArgs, JoinType, LazyFrame, MaintainOrderJoin, PolarsError, ScanArgsParquet,
+    ScanSources, col, lit,
+};
+use polars_core::query_result::QueryResult;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use strategies::indicators::{
+    Atr, Bollinger, Ema, Macd, Rsi, StandardFeatures, SuperTrend, atr, bollinger, ema, macd, rsi,
+    supertrend,
+};
+
+use super::error::{LakeError, Result};
+use super::quality::read_quality;
+use super::silver::{SeriesFilter, SeriesKey};
+use super::source::{Category, Market};
+use crate::bars::{BarRecord, FileCompression, decode_bars, encode};
+use crate::error::ReplayError;
+use crate::layout::Layer;
+use crate::source::NS_PER_DAY;
+use crate::store::Store;
+
+/// The name of every gold_test day file.
+pub const GOLD_TEST_FILE: &str = "part-0.parquet";
+
+/// The series' commit record, `gold_test/…/{interval}/_state.json`.
+pub const STATE_FILE: &str = "_state.json";
+
+/// Part of every fingerprint: bump it when the gold_test format or rules change.
+const GOLD_TEST_FORMAT: &str = "hermes-gold-test-v1";
+
+/// Columns a gold day file has (a test feature may not take one of these names).
+fn gold_columns() -> impl Iterator<Item = &'static str> {
+    [
+        "open_time",
+        "close_time",
+        "symbol",
+        "open",
+        "high",
+        "low",
+        "close",
+        "volume",
+        "quote_volume",
+        "taker_buy_base_volume",
+        "taker_buy_quote_volume",
+        "base_volume",
+        "taker_buy_volume",
+        "trade_count",
+        "ret_1",
+        "log_ret_1",
+    ]
+    .into_iter()
+    .chain(StandardFeatures::COLUMNS)
+}
+
+/// One `[[gold_test.features]]` entry as written in the configuration.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TestFeatureSpec {
+    /// Column name (`[a-z][a-z0-9_]*`, not a gold column, unique).
+    pub name: String,
+    /// Indicator kind (see the module docs).
+    pub kind: String,
+    /// The kind's parameters, every one required.
+    #[serde(default)]
+    pub params: BTreeMap<String, f64>,
+}
+
+/// Which output of an indicator a column holds.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Indicator {
+    Ema(usize),
+    Sma(usize),
+    Rsi(usize),
+    Atr(usize),
+    SuperTrend {
+        period: usize,
+        multiplier: f64,
+        direction: bool,
+    },
+    Bollinger {
+        period: usize,
+        num_std: f64,
+        band: Band,
+    },
+    Macd {
+        fast: usize,
+        slow: usize,
+        signal: usize,
+        line: MacdLine,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Band {
+    Upper,
+    Middle,
+    Lower,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum MacdLine {
+    Macd,
+    Signal,
+    Hist,
+}
+
+/// The kinds and their parameter names.
+const KINDS: [(&str, &[&str]); 12] = [
+    ("ema", &["period"]),
+    ("sma", &["period"]),
+    ("rsi", &["period"]),
+    ("atr", &["period"]),
+    ("supertrend", &["period", "multiplier"]),
+    ("supertrend_dir", &["period", "multiplier"]),
+    ("bollinger_upper", &["period", "num_std"]),
+    ("bollinger_middle", &["period", "num_std"]),
+    ("bollinger_lower", &["period", "num_std"]),
+    ("macd", &["fast", "slow", "signal"]),
+    ("macd_signal", &["fast", "slow", "signal"]),
+    ("macd_hist", &["fast", "slow", "signal"]),
+];
+
+/// A checked test feature: a column name and the indicator output it holds.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TestFeature {
+    /// Column name.
+    pub name: String,
+    indicator: Indicator,
+}
+
+/// The values of one computed column.
+#[derive(Debug, Clone, PartialEq)]
+pub enum FeatureValues {
+    /// Float64, NaN during the warm-up.
+    Float(Vec<f64>),
+    /// SuperTrend direction ±1, `None` during the warm-up.
+    Direction(Vec<Option<i8>>),
+}
+
+impl TestFeature {
+    /// Index of the first defined value (rows before it are null).
+    #[must_use]
+    pub fn warm_up(&self) -> usize {
+        // The constructors cannot fail here: compile_features built each once already.
+        let w = match self.indicator {
+            Indicator::Ema(p) => Ema::new(p).map(|e| e.warm_up()),
+            Indicator::Sma(p) => Bollinger::new(p, 2.0).map(|b| b.warm_up()),
+            Indicator::Rsi(p) => Rsi::new(p).map(|r| r.warm_up()),
+            Indicator::Atr(p) => Atr::new(p).map(|a| a.warm_up()),
+            Indicator::SuperTrend {
+                period, multiplier, ..
+            } => SuperTrend::new(period, multiplier).map(|s| s.warm_up()),
+            Indicator::Bollinger {
+                period, num_std, ..
+            } => Bollinger::new(period, num_std).map(|b| b.warm_up()),
+            Indicator::Macd {
+                fast, slow, signal, ..
+            } => Macd::new(fast, slow, signal).map(|m| m.warm_up()),
+        };
+        w.unwrap_or(0)
+    }
+
+    /// Whether the column is the Int8 SuperTrend direction.
+    #[must_use]
+    pub fn is_direction(&self) -> bool {
+        matches!(
+            self.indicator,
+            Indicator::SuperTrend {
+                direction: true,
+                ..
+            }
+        )
+    }
+
+    /// The column over a whole series (high/low/close in time order), with the batch
+    /// functions of `strategies::indicators`.
+    ///
+    /// # Errors
+    /// The indicator's complaint about a bar (non-finite, `high < low`), as text.
+    pub fn compute(
+        &self,
+        high: &[f64],
+        low: &[f64],
+        close: &[f64],
+    ) -> std::result::Result<FeatureValues, strategies::Error> {
+        Ok(FeatureValues::Float(match self.indicator {
+            Indicator::Ema(p) => ema(close, p)?,
+            Indicator::Sma(p) => bollinger(close, p, 2.0)?.middle,
+            Indicator::Rsi(p) => rsi(close, p)?,
+            Indicator::Atr(p) => atr(high, low, close, p)?,
+            Indicator::SuperTrend {
+                period,
+                multiplier,
+                direction,
+            } => {
+                let s = supertrend(high, low, close, period, multiplier)?;
+                if direction {
+                    return Ok(FeatureValues::Direction(
+                        s.direction
+                            .iter()
+                            .map(|d| (!d.is_nan()).then_some(if *d > 0.0 { 1 } else { -1 }))
+                            .collect(),
+                    ));
+                }
+                s.value
+            }
+            Indicator::Bollinger {
+                period,
+                num_std,
+                band,
+            } => {
+                let b = bollinger(close, period, num_std)?;
+                match band {
+                    Band::Upper => b.upper,
+                    Band::Middle => b.middle,
+                    Band::Lower => b.lower,
+                }
+            }
+            Indicator::Macd {
+                fast,
+                slow,
+                signal,
+                line,
+            } => {
+                let m = macd(close, fast, slow, signal)?;
+                match line {
+                    MacdLine::Macd => m.macd,
+                    MacdLine::Signal => m.signal,
+                    MacdLine::Hist => m.hist,
+                }
+            }
+        }))
+    }
+}
+
+/// Checks every spec and returns the columns, in order.
+///
+/// # Errors
+/// [`LakeError::FeatureSpec`] naming the first bad key (`gold_test.features[i].name`,
+/// `.kind`, `.params`, `.params.period`, …): an unknown kind (the message lists the known
+/// ones), a missing or unknown parameter, a period that is not a whole number in
+/// `1..=MAX_PERIOD`, a value the indicator refuses, an invalid, reserved or repeated name.
+pub fn compile_features(specs: &[TestFeatureSpec]) -> Result<Vec<TestFeature>> {
+    let mut seen = BTreeSet::new();
+    let mut out = Vec::with_capacity(specs.len());
+    for (i, s) in specs.iter().enumerate() {
+        let key = |k: &str| format!("gold_test.features[{i}].{k}");
+        let bad = |k: &str, reason: String| LakeError::FeatureSpec {
+            key: key(k),
+            reason,
+        };
+        let name_ok = s.name.starts_with(|c: char| c.is_ascii_lowercase())
+            && s.name
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+        if !name_ok {
+            return Err(bad(
+                "name",
+                format!("{:?} is not a column name ([a-z][a-z0-9_]*)", s.name),
+            ));
+        }
+        if gold_columns().any(|g| g == s.name) {
+            return Err(bad(
+                "name",
+                format!("{:?} is a gold column; pick another name", s.name),
+            ));
+        }
+        if !seen.insert(s.name.as_str()) {
+            return Err(bad("name", format!("{:?} is used twice", s.name)));
+        }
+        let Some((_, wanted)) = KINDS.iter().find(|(k, _)| *k == s.kind) else {
+            let known: Vec<&str> = KINDS.iter().map(|(k, _)| *k).collect();
+            return Err(bad(
+                "kind",
+                format!("unknown kind {:?} (known: {})", s.kind, known.join(", ")),
+            ));
+        };
+        if let Some(extra) = s.params.keys().find(|k| !wanted.contains(&k.as_str())) {
+            return Err(bad(
+                &format!("params.{extra}"),
+                format!(
+                    "unknown parameter for kind {} (it takes {})",
+                    s.kind,
+                    wanted.join(", ")
+                ),
+            ));
+        }
+        let real = |p: &str| -> Result<f64> {
+            let v = *s.params.get(p).ok_or_else(|| {
+                bad(
+                    &format!("params.{p}"),
+                    format!("missing (kind {} takes {})", s.kind, wanted.join(", ")),
+                )
+            })?;
+            if v.is_finite() {
+                Ok(v)
+            } else {
+                Err(bad(&format!("params.{p}"), format!("{v} is not finite")))
+            }
+        };
+        let whole = |p: &str| -> Result<usize> {
+            let v = real(p)?;
+            let max = strategies::indicators::MAX_PERIOD;
+            if v.fract() != 0.0 || v < 1.0 || v > max as f64 {
+                return Err(bad(
+                    &format!("params.{p}"),
+                    format!("{v} is not a whole number in 1..={max}"),
+                ));
+            }
+            Ok(v as usize)
+        };
+        let indicator = match s.kind.as_str() {
+            "ema" => Indicator::Ema(whole("period")?),
+            "sma" => Indicator::Sma(whole("period")?),
+            "rsi" => Indicator::Rsi(whole("period")?),
+            "atr" => Indicator::Atr(whole("period")?),
+            "supertrend" | "supertrend_dir" => Indicator::SuperTrend {
+                period: whole("period")?,
+                multiplier: real("multiplier")?,
+                direction: s.kind == "supertrend_dir",
+            },
+            "bollinger_upper" | "bollinger_middle" | "bollinger_lower" => Indicator::Bollinger {
+                period: whole("period")?,
+                num_std: real("num_std")?,
+                band: match s.kind.as_str() {
+                    "bollinger_upper" => Band::Upper,
+                    "bollinger_middle" => Band::Middle,
+                    _ => Band::Lower,
+                },
+            },
+            _ => Indicator::Macd {
+                fast: whole("fast")?,
+                slow: whole("slow")?,
+                signal: whole("signal")?,
+                line: match s.kind.as_str() {
+                    "macd" => MacdLine::Macd,
+                    "macd_signal" => MacdLine::Signal,
+                    _ => MacdLine::Hist,
+                },
+            },
+        };
+        // The indicator's own checks (e.g. MACD fast < slow, multiplier ≥ 0).
+        let checked = match indicator {
+            Indicator::Ema(p) => Ema::new(p).map(drop),
+            Indicator::Sma(p) => Bollinger::new(p, 2.0).map(drop),
+            Indicator::Rsi(p) => Rsi::new(p).map(drop),
+            Indicator::Atr(p) => Atr::new(p).map(drop),
+            Indicator::SuperTrend {
+                period, multiplier, ..
+            } => SuperTrend::new(period, multiplier).map(drop),
+            Indicator::Bollinger {
+                period, num_std, ..
+            } => Bollinger::new(period, num_std).map(drop),
+            Indicator::Macd {
+                fast, slow, signal, ..
+            } => Macd::new(fast, slow, signal).map(drop),
+        };
+        if let Err(e) = checked {
+            return Err(bad("params", e.to_string()));
+        }
+        out.push(TestFeature {
+            name: s.name.clone(),
+            indicator,
+        });
+    }
+    Ok(out)
+}
+
+/// sha256 over the format and the spec list (as given, in order), lower-case hex.
+fn spec_fingerprint(specs: &[TestFeatureSpec]) -> String {
+    let mut h = Sha256::new();
+    h.update(GOLD_TEST_FORMAT.as_bytes());
+    for s in specs {
+        h.update(format!("\n{}|{}", s.name, s.kind).as_bytes());
+        for (k, v) in &s.params {
+            h.update(format!("|{k}={:016x}", v.to_bits()).as_bytes());
+        }
+    }
+    super::source::hex(&h.finalize())
+}
+
+fn day_fingerprint(prev: &str, silver: &str, specs: &str) -> String {
+    let mut h = Sha256::new();
+    h.update(format!("{prev}\n{silver}\n{specs}").as_bytes());
+    super::source::hex(&h.finalize())
+}
+
+/// The commit record of a gold_test series.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct GoldTestState {
+    schema: u32,
+    format: String,
+    features: Vec<TestFeatureSpec>,
+    /// Day (`YYYY-MM-DD`) → fingerprint.
+    days: BTreeMap<String, String>,
+}
+
+/// How to build gold_test.
+#[derive(Debug, Clone, Default)]
+pub struct GoldTestOptions {
+    /// The series to build.
+    pub series: SeriesFilter,
+    /// The columns (`[[gold_test.features]]`).
+    pub features: Vec<TestFeatureSpec>,
+    /// Rewrite every day, ignoring the fingerprints in `_state.json`.
+    pub full: bool,
+    /// Parquet compression (LZ4 raw by default).
+    pub compression: FileCompression,
+}
+
+/// What a run did to one series.
+#[derive(Debug)]
+pub struct GoldTestOutcome {
+    /// The series.
+    pub key: SeriesKey,
+    /// Rows of the series (all days).
+    pub rows: usize,
+    /// Day files written.
+    pub days_written: usize,
+    /// Days whose fingerprint had not changed.
+    pub days_unchanged: usize,
+    /// Whether `_state.json` was written.
+    pub state_written: bool,
+    /// What failed (the series is then left for the next run).
+    pub failure: Option<LakeError>,
+}
+
+/// What a run did.
+#[derive(Debug, Default)]
+pub struct GoldTestSummary {
+    /// The column names, in file order after `open_time, symbol`.
+    pub columns: Vec<String>,
+    /// Every selected series, in key order.
+    pub series: Vec<GoldTestOutcome>,
+}
+
+impl GoldTestSummary {
+    /// Day files written.
+    #[must_use]
+    pub fn days_written(&self) -> usize {
+        self.series.iter().map(|s| s.days_written).sum()
+    }
+
+    /// Every failure, series by series.
+    pub fn failures(&self) -> impl Iterator<Item = (&SeriesKey, &LakeError)> {
+        self.series
+            .iter()
+            .filter_map(|s| s.failure.as_ref().map(|e| (&s.key, e)))
+    }
+}
+
+fn store_err(store: &Store, path: &str) -> impl Fn(ReplayError) -> LakeError {
+    let file = store.url_of(path);
+    move |source| LakeError::Store {
+        file: file.clone(),
+        source: Box::new(source),
+    }
+}
+
+/// The kline series that have a silver quality table (silver's commit record), in key order.
+///
+/// # Errors
+/// [`LakeError::Store`] when the listing fails.
+pub fn silver_series(store: &Store, filter: &SeriesFilter) -> Result<Vec<SeriesKey>> {
+    let prefix = format!("{}/{}", Layer::Silver, super::bronze::PROVIDER);
+    let listed = store.list(&prefix).map_err(store_err(store, &prefix))?;
+    let mut out = BTreeSet::new();
+    for e in listed {
+        let parts: Vec<&str> = e.path.split('/').collect();
+        if let [_, _, market, category, symbol, interval, name] = parts.as_slice()
+            && *name == super::quality::QUALITY_FILE
+            && *category == Category::Klines.as_str()
+            && let Some(market) = Market::parse(market)
+        {
+            let key = SeriesKey {
+                market,
+                category: Category::Klines,
+                symbol: (*symbol).to_string(),
+                interval: (*interval).to_string(),
+            };
+            if filter.matches(&key) {
+                out.insert(key);
+            }
+        }
+    }
+    Ok(out.into_iter().collect())
+}
+
+/// `gold_test/…/{interval}/_state.json` of a series.
+#[must_use]
+pub fn state_file(key: &SeriesKey) -> String {
+    format!("{}/{STATE_FILE}", key.dir(Layer::GoldTest))
+}
+
+/// The gold_test day file of `day`.
+///
+/// # Errors
+/// As [`SeriesKey::partition`].
+pub fn gold_test_file(key: &SeriesKey, day: NaiveDate) -> Result<String> {
+    Ok(format!(
+        "{}/{GOLD_TEST_FILE}",
+        key.partition(Layer::GoldTest, day)?.relative_dir()
+    ))
+}
+
+/// Builds gold_test for every selected silver series (see the module docs).
+///
+/// # Errors
+/// [`LakeError::FeatureSpec`] for a bad spec (nothing is written), [`LakeError::Store`] when
+/// the silver listing fails; per-series failures are in [`GoldTestOutcome::failure`].
+pub fn build_gold_test(store: &Store, opts: &GoldTestOptions) -> Result<GoldTestSummary> {
+    let features = compile_features(&opts.features)?;
+    let mut summary = GoldTestSummary {
+        columns: features.iter().map(|f| f.name.clone()).collect(),
+        series: Vec::new(),
+    };
+    for key in silver_series(store, &opts.series)? {
+        let mut outcome = GoldTestOutcome {
+            key,
+            rows: 0,
+            days_written: 0,
+            days_unchanged: 0,
+            state_written: false,
+            failure: None,
+        };
+        if let Err(e) = build_series(store, opts, &features, &mut outcome) {
+            outcome.failure = Some(e);
+        }
+        summary.series.push(outcome);
+    }
+    Ok(summary)
+}
+
+/// The series' state, `None` before the first run or with `full`.
+fn old_state(store: &Store, key: &SeriesKey, full: bool) -> Result<Option<GoldTestState>> {
+    if full {
+        return Ok(None);
+    }
+    let path = state_file(key);
+    let Some(bytes) = store.get_opt(&path).map_err(store_err(store, &path))? else {
+        return Ok(None);
+    };
+    serde_json::from_slice(&bytes)
+        .map(Some)
+        .map_err(|e| LakeError::State {
+            file: store.url_of(&path),
+            reason: format!("{e} (rebuild with --full)"),
+        })
+}
+
+/// Every silver bar of a series in time order, and the day boundaries `(day, rows range)`.
+fn read_silver(
+    store: &Store,
+    key: &SeriesKey,
+    days: &[NaiveDate],
+) -> Result<(Vec<BarRecord>, Vec<(NaiveDate, std::ops::Range<usize>)>)> {
+    let paths = days
+        .iter()
+        .map(|d| key.silver_file(*d))
+        .collect::<Result<Vec<_>>>()?;
+    let mut bars = Vec::new();
+    let mut ranges = Vec::with_capacity(days.len());
+    // Bounded memory per fetch: 32 day files at a time.
+    for (chunk_days, chunk_paths) in days.chunks(32).zip(paths.chunks(32)) {
+        let bodies = store
+            .get_many(chunk_paths)
+            .map_err(store_err(store, &key.dir(Layer::Silver)))?;
+        for ((day, path), body) in chunk_days.iter().zip(chunk_paths).zip(bodies) {
+            let start = bars.len();
+            let url = store.url_of(path);
+            decode_bars(&url, body, 0, 0, &mut bars).map_err(|e| LakeError::BadLayer {
+                file: url.clone(),
+                reason: e.to_string(),
+            })?;
+            // In time order across files too: the day files are listed in day order.
+            let from = start.saturating_sub(1);
+            if let Some(w) = bars[from..]
+                .windows(2)
+                .position(|w| w[1].open_time_ns <= w[0].open_time_ns)
+            {
+                return Err(LakeError::BadLayer {
+                    file: url,
+                    reason: format!(
+                        "row {}: open_time is not after the previous bar's",
+                        (from + w + 1) - start
+                    ),
+                });
+            }
+            ranges.push((*day, start..bars.len()));
+        }
+    }
+    Ok((bars, ranges))
+}
+
+fn build_series(
+    store: &Store,
+    opts: &GoldTestOptions,
+    features: &[TestFeature],
+    out: &mut GoldTestOutcome,
+) -> Result<()> {
+    let key = out.key.clone();
+    let qpath = key.quality_file();
+    let qbytes = store.get(&qpath).map_err(store_err(store, &qpath))?;
+    let quality = read_quality(&store.url_of(&qpath), qbytes)?;
+    let specs_fp = spec_fingerprint(&opts.features);
+    let old = old_state(store, &key, opts.full)?;
+    let old_days = old.map(|s| s.days).unwrap_or_default();
+    let mut fps = BTreeMap::new();
+    let mut prev = String::new();
+    for r in &quality {
+        let fp = day_fingerprint(&prev, &r.inputs_fingerprint, &specs_fp);
+        fps.insert(r.date.to_string(), fp.clone());
+        prev = fp;
+    }
+    let todo: BTreeSet<NaiveDate> = quality
+        .iter()
+        .filter(|r| old_days.get(&r.date.to_string()) != fps.get(&r.date.to_string()))
+        .map(|r| r.date)
+        .collect();
+    out.days_unchanged = quality.len() - todo.len();
+    if todo.is_empty() && old_days.len() == fps.len() {
+        out.rows = quality.iter().map(|r| r.rows as usize).sum();
+        return Ok(());
+    }
+    let days: Vec<NaiveDate> = quality.iter().map(|r| r.date).collect();
+    let (bars, ranges) = read_silver(store, &key, &days)?;
+    out.rows = bars.len();
+    let high: Vec<f64> = bars.iter().map(|b| b.high).collect();
+    let low: Vec<f64> = bars.iter().map(|b| b.low).collect();
+    let close: Vec<f64> = bars.iter().map(|b| b.close).collect();
+    let times: Vec<i64> = bars.iter().map(|b| b.open_time_ns).collect();
+    let columns = features
+        .iter()
+        .map(|f| f.compute(&high, &low, &close))
+        .collect::<std::result::Result<Vec<_>, _>>()
+        .map_err(|e| LakeError::BadLayer {
+            file: store.url_of(&key.dir(Layer::Silver)),
+            reason: e.to_string(),
+        })?;
+    for (day, range) in ranges {
+        if !todo.contains(&day) {
+            continue;
+        }
+        if let Some(t) = times[range.clone()]
+            .iter()
+            .find(|t| t.div_euclid(NS_PER_DAY) != day_number(day))
+        {
+            return Err(LakeError::BadLayer {
+                file: store.url_of(&key.silver_file(day)?),
+                reason: format!("open_time {t} is outside the partition's day {day}"),
+            });
+        }
+        let path = gold_test_file(&key, day)?;
+        let body = encode_day(
+            &store.url_of(&path),
+            &key.symbol,
+            &times[range.clone()],
+            features,
+            &columns,
+            range,
+            opts.compression,
+        )?;
+        store.put(&path, body).map_err(store_err(store, &path))?;
+        out.days_written += 1;
+    }
+    let state = GoldTestState {
+        schema: 1,
+        format: GOLD_TEST_FORMAT.into(),
+        features: opts.features.clone(),
+        days: fps,
+    };
+    let path = state_file(&key);
+    let text = serde_json::to_vec_pretty(&state).map_err(|e| LakeError::State {
+        file: store.url_of(&path),
+        reason: e.to_string(),
+    })?;
+    store
+        .put(&path, Bytes::from(text))
+        .map_err(store_err(store, &path))?;
+    out.state_written = true;
+    Ok(())
+}
+
+fn day_number(day: NaiveDate) -> i64 {
+    use chrono::Datelike;
+    i64::from(day.num_days_from_ce()) - 719_163
+}
+
+/// One gold_test day file.
+fn encode_day(
+    file: &str,
+    symbol: &str,
+    times: &[i64],
+    features: &[TestFeature],
+    columns: &[FeatureValues],
+    range: std::ops::Range<usize>,
+    compression: FileCompression,
+) -> Result<Bytes> {
+    let mut fields = vec![
+        Field::new(
+            "open_time",
+            DataType::Timestamp(ArrowTimeUnit::Nanosecond, Some("UTC".into())),
+            false,
+        ),
+        Field::new("symbol", DataType::Utf8, false),
+    ];
+    let mut arrays: Vec<ArrayRef> = vec![
+        Arc::new(TimestampNanosecondArray::from(times.to_vec()).with_timezone("UTC")),
+        Arc::new(StringArray::from(vec![symbol; times.len()])),
+    ];
+    for (f, values) in features.iter().zip(columns) {
+        match values {
+            FeatureValues::Float(v) => {
+                fields.push(Field::new(&f.name, DataType::Float64, true));
+                arrays.push(Arc::new(Float64Array::from(
+                    v[range.clone()]
+                        .iter()
+                        .map(|x| (!x.is_nan()).then_some(*x))
+                        .collect::<Vec<_>>(),
+                )));
+            }
+            FeatureValues::Direction(v) => {
+                fields.push(Field::new(&f.name, DataType::Int8, true));
+                arrays.push(Arc::new(Int8Array::from(v[range.clone()].to_vec())));
+            }
+        }
+    }
+    let err = |source| LakeError::Store {
+        file: file.to_string(),
+        source: Box::new(source),
+    };
+    let batch = RecordBatch::try_new(Arc::new(Schema::new(fields)), arrays).map_err(|e| {
+        err(ReplayError::Encode {
+            what: "gold_test",
+            reason: e.to_string(),
+        })
+    })?;
+    encode("gold_test", &batch, compression).map_err(err)
+}
+
+/// The UTC day of a `…/year=YYYY/month=MM/day=DD/FILE` path.
+fn partition_day(path: &str) -> Option<NaiveDate> {
+    let mut parts = path.rsplit('/').skip(1);
+    let mut field = |key: &str| -> Option<u32> { parts.next()?.strip_prefix(key)?.parse().ok() };
+    let (d, m, y) = (field("day=")?, field("month=")?, field("year=")?);
+    NaiveDate::from_ymd_opt(i32::try_from(y).ok()?, m, d)
+}
+
+/// The day files of a series in `layer` whose day meets `[start_ns, end_ns)`, in day order.
+fn day_files(
+    store: &Store,
+    key: &SeriesKey,
+    layer: Layer,
+    start_ns: Option<i64>,
+    end_ns: Option<i64>,
+) -> Result<Vec<String>> {
+    let dir = key.dir(layer);
+    let lo = start_ns.map(|s| s.div_euclid(NS_PER_DAY));
+    let hi = end_ns.map(|e| (e - 1).div_euclid(NS_PER_DAY));
+    let mut out: Vec<(NaiveDate, String)> = store
+        .list(&dir)
+        .map_err(store_err(store, &dir))?
+        .into_iter()
+        .filter(|e| e.path.ends_with(".parquet"))
+        .filter_map(|e| Some((partition_day(&e.path)?, e.path)))
+        .filter(|(d, _)| {
+            let n = day_number(*d);
+            lo.is_none_or(|lo| n >= lo) && hi.is_none_or(|hi| n <= hi)
+        })
+        .collect();
+    out.sort();
+    Ok(out.into_iter().map(|(_, p)| p).collect())
+}
+
+/// A lazy scan of the given lake objects (fetched concurrently, scanned from memory).
+fn scan(store: &Store, key: &SeriesKey, paths: &[String], layer: Layer) -> Result<LazyFrame> {
+    let bodies = store
+        .get_many(paths)
+        .map_err(store_err(store, &key.dir(layer)))?;
+    let buffers: Vec<polars_buffer::Buffer<u8>> = bodies
+        .into_iter()
+        .map(polars_buffer::Buffer::from_owner)
+        .collect();
+    let args = ScanArgsParquet {
+        hive_options: polars::prelude::HiveOptions::new_disabled(),
+        ..ScanArgsParquet::default()
+    };
+    LazyFrame::scan_parquet_sources(ScanSources::Buffers(Arc::from(buffers)), args)
+        .map_err(|e| polars_err(key, layer, &e))
+}
+
+fn polars_err(key: &SeriesKey, layer: Layer, e: &PolarsError) -> LakeError {
+    LakeError::Polars {
+        what: format!("{layer} {key}"),
+        reason: e.to_string(),
+    }
+}
+
+/// Gold rows of a series in `[start_ns, end_ns)` (open time, UTC ns), in time order, with the
+/// gold_test columns joined on `(open_time, symbol)` when `with_test` (polars lazy left join:
+/// every gold row kept, null where gold_test has no row).
+///
+/// # Errors
+/// [`LakeError::Store`] for listing/fetching, [`LakeError::BadLayer`] when the range holds no
+/// gold file, [`LakeError::Polars`] for a file polars cannot read or a failed plan.
+pub fn read_features(
+    store: &Store,
+    key: &SeriesKey,
+    start_ns: Option<i64>,
+    end_ns: Option<i64>,
+    with_test: bool,
+) -> Result<DataFrame> {
+    let gold_paths = day_files(store, key, Layer::Gold, start_ns, end_ns)?;
+    if gold_paths.is_empty() {
+        return Err(LakeError::BadLayer {
+            file: store.url_of(&key.dir(Layer::Gold)),
+            reason: "no gold day file in the range (run hermes lake gold)".into(),
+        });
+    }
+    let as_text = || col("symbol").cast(polars::prelude::DataType::String);
+    let mut plan = scan(store, key, &gold_paths, Layer::Gold)?.with_column(as_text());
+    if with_test {
+        let test_paths = day_files(store, key, Layer::GoldTest, start_ns, end_ns)?;
+        if test_paths.is_empty() {
+            return Err(LakeError::BadLayer {
+                file: store.url_of(&key.dir(Layer::GoldTest)),
+                reason: "no gold_test day file in the range (run hermes lake gold \
+                         --with-test-features)"
+                    .into(),
+            });
+        }
+        let test = scan(store, key, &test_paths, Layer::GoldTest)?.with_column(as_text());
+        let on = [col("open_time"), col("symbol")];
+        let mut args = JoinArgs::new(JoinType::Left);
+        args.maintain_order = MaintainOrderJoin::Left;
+        plan = plan.join(test, on.clone(), on, args);
+    }
+    let t = || col("open_time").cast(polars::prelude::DataType::Int64);
+    if let Some(s) = start_ns {
+        plan = plan.filter(t().gt_eq(lit(s)));
+    }
+    if let Some(e) = end_ns {
+        plan = plan.filter(t().lt(lit(e)));
+    }
+    let df = match plan
+        .collect_with_engine(polars::prelude::Engine::InMemory)
+        .map_err(|e| polars_err(key, Layer::Gold, &e))?
+    {
+        QueryResult::Single(df) => df,
+        QueryResult::Multiple(frames) => {
+            return Err(LakeError::Polars {
+                what: format!("gold {key}"),
+                reason: format!("one plan gave {} frames, expected one", frames.len()),
+            });
+        }
+    };
+    Ok(df)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(name: &str, kind: &str, params: &[(&str, f64)]) -> TestFeatureSpec {
+        TestFeatureSpec {
+            name: name.into(),
+            kind: kind.into(),
+            params: params.iter().map(|(k, v)| ((*k).to_string(), *v)).collect(),
+        }
+    }
+
+    fn key_of(specs: &[TestFeatureSpec]) -> String {
+        match compile_features(specs) {
+            Err(LakeError::FeatureSpec { key, .. }) => key,
+            other => panic!("expected a spec error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn bad_specs_name_their_key() {
+        let ok = spec("rsi_21", "rsi", &[("period", 21.0)]);
+        assert_eq!(
+            compile_features(std::slice::from_ref(&ok)).unwrap().len(),
+            1
+        );
+        let cases = [
+            (
+                spec("rsi_9", "rsii", &[("period", 9.0)]),
+                "gold_test.features[1].kind",
+            ),
+            (spec("x", "rsi", &[]), "gold_test.features[1].params.period"),
+            (
+                spec("x", "rsi", &[("period", 2.5)]),
+                "gold_test.features[1].params.period",
+            ),
+            (
+                spec("x", "rsi", &[("period", 0.0)]),
+                "gold_test.features[1].params.period",
+            ),
+            (
+                spec("x", "rsi", &[("period", 14.0), ("perod", 1.0)]),
+                "gold_test.features[1].params.perod",
+            ),
+            (
+                spec("Bad-Name", "rsi", &[("period", 3.0)]),
+                "gold_test.features[1].name",
+            ),
+            (
+                spec("rsi_14", "rsi", &[("period", 14.0)]),
+                "gold_test.features[1].name",
+            ),
+            (
+                spec("rsi_21", "rsi", &[("period", 14.0)]),
+                "gold_test.features[1].name",
+            ),
+            (
+                spec(
+                    "m",
+                    "macd",
+                    &[("fast", 26.0), ("slow", 12.0), ("signal", 9.0)],
+                ),
+                "gold_test.features[1].params",
+            ),
+            (
+                spec(
+                    "s",
+                    "supertrend",
+                    &[("period", 10.0), ("multiplier", f64::NAN)],
+                ),
+                "gold_test.features[1].params.multiplier",
+            ),
+        ];
+        for (bad, want) in cases {
+            assert_eq!(key_of(&[ok.clone(), bad.clone()]), want, "{bad:?}");
+        }
+        let e = compile_features(&[spec("r", "roc", &[("period", 3.0)])]).unwrap_err();
+        assert!(e.to_string().contains("known: ema, sma"), "{e}");
+        assert!(e.is_bad_input());
+    }
+
+    /// Every kind's column equals its streaming struct fed bar by bar (NaN = not yet).
+    #[test]
+    fn columns_equal_the_streaming_indicators() {
+        let n = 120;
+        let close: Vec<f64> = (0..n)
+            .map(|i| 100.0 + (f64::from(i) * 0.37).sin() * 4.0 + f64::from(i) * 0.05)
+            .collect();
+        let high: Vec<f64> = close.iter().map(|c| c + 0.7).collect();
+        let low: Vec<f64> = close.iter().map(|c| c - 0.6).collect();
+        let specs = [
+            spec("e", "ema", &[("period", 9.0)]),
+            spec("s", "sma", &[("period", 7.0)]),
+            spec("r", "rsi", &[("period", 21.0)]),
+            spec("a", "atr", &[("period", 5.0)]),
+            spec("st", "supertrend", &[("period", 7.0), ("multiplier", 2.0)]),
+            spec(
+                "sd",
+                "supertrend_dir",
+                &[("period", 7.0), ("multiplier", 2.0)],
+            ),
+            spec(
+                "bu",
+                "bollinger_upper",
+                &[("period", 10.0), ("num_std", 1.5)],
+            ),
+            spec(
+                "bl",
+                "bollinger_lower",
+                &[("period", 10.0), ("num_std", 1.5)],
+            ),
+            spec(
+                "mh",
+                "macd_hist",
+                &[("fast", 5.0), ("slow", 13.0), ("signal", 4.0)],
+            ),
+        ];
+        let features = compile_features(&specs).unwrap();
+        let (mut e, mut s, mut r, mut a) = (
+            Ema::new(9).unwrap(),
+            Bollinger::new(7, 2.0).unwrap(),
+            Rsi::new(21).unwrap(),
+            Atr::new(5).unwrap(),
+        );
+        let mut st = SuperTrend::new(7, 2.0).unwrap();
+        let mut bb = Bollinger::new(10, 1.5).unwrap();
+        let mut m = Macd::new(5, 13, 4).unwrap();
+        let cols: Vec<FeatureValues> = features
+            .iter()
+            .map(|f| f.compute(&high, &low, &close).unwrap())
+            .collect();
+        let nan = f64::NAN;
+        for i in 0..close.len() {
+            let (h, l, c) = (high[i], low[i], close[i]);
+            let sto = st.update(h, l, c).unwrap();
+            let bbo = bb.update(c).unwrap();
+            let want = [
+                e.update(c).unwrap().unwrap_or(nan),
+                s.update(c).unwrap().map_or(nan, |o| o.middle),
+                r.update(c).unwrap().unwrap_or(nan),
+                a.update(h, l, c).unwrap().unwrap_or(nan),
+                sto.map_or(nan, |o| o.value),
+                sto.map_or(nan, |o| f64::from(o.direction)),
+                bbo.map_or(nan, |o| o.upper),
+                bbo.map_or(nan, |o| o.lower),
+                m.update(c).unwrap().map_or(nan, |o| o.hist),
+            ];
+            for (j, (f, col)) in features.iter().zip(&cols).enumerate() {
+                let got = match col {
+                    FeatureValues::Float(v) => v[i],
+                    FeatureValues::Direction(v) => v[i].map_or(nan, f64::from),
+                };
+                assert_eq!(got.to_bits(), want[j].to_bits(), "{} row {i}", f.name);
+                assert_eq!(got.is_nan(), i < f.warm_up(), "{} warm-up row {i}", f.name);
+            }
+        }
+    }
+
+    #[test]
+    fn spec_list_changes_the_fingerprint() {
+        let a = [spec("r", "rsi", &[("period", 21.0)])];
+        let b = [spec("r", "rsi", &[("period", 22.0)])];
+        assert_ne!(spec_fingerprint(&a), spec_fingerprint(&b));
+        assert_eq!(spec_fingerprint(&a), spec_fingerprint(&a.clone()));
+        assert_eq!(
+            partition_day("gold_test/x/year=2021/month=03/day=31/part-0.parquet"),
+            NaiveDate::from_ymd_opt(2021, 3, 31)
+        );
+    }
+}
