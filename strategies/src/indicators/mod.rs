@@ -1,5 +1,6 @@
 //! Technical indicators — EMA, RSI, MACD, Bollinger bands, ATR, SuperTrend — in TA-Lib's
-//! conventions (pandas-ta's for SuperTrend), plus Hermes's standard feature set.
+//! conventions (pandas-ta's for SuperTrend), one-bar simple and log returns, plus Hermes's
+//! standard feature set.
 //!
 //! Owns indicator math only: no IO, no clock, no allocation per update. Each indicator has
 //! - a **streaming** struct (`Ema`, `Rsi`, `Macd`, `Bollinger`, `Atr`, `SuperTrend`) with
@@ -30,6 +31,7 @@ pub use common::MAX_PERIOD;
 mod ema;
 mod features;
 mod macd;
+mod returns;
 mod rsi;
 mod supertrend;
 
@@ -44,5 +46,6 @@ pub use features::{
     standard_features_into,
 };
 pub use macd::{Macd, MacdOutput, MacdSeries, macd, macd_into};
+pub use returns::{ReturnRow, ReturnSeries, Returns, returns, returns_into};
 pub use rsi::{Rsi, rsi, rsi_into};
 pub use supertrend::{SuperTrend, SuperTrendOutput, SuperTrendSeries, supertrend, supertrend_into};
