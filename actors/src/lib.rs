@@ -15,6 +15,7 @@ pub mod clock;
 pub mod driver;
 pub mod exact;
 pub mod executor;
+pub mod feature_tape;
 pub mod lifecycle;
 pub mod live_host;
 pub mod messages;

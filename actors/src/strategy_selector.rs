@@ -15,12 +15,22 @@
 //!
 //! Every generator of a symbol is fed every bar, active or not, so a strategy that takes over
 //! is already warm (and chunked replay stays continuous: the state simply carries over).
+//!
+//! With a [`FeatureTape`] in [`SelectorConfig::feature_tape`] (backtests only: `hermes backtest
+//! --ab`), Smart Momentum takes its indicator values from the tape, looked up by symbol and
+//! bar start, and feeds them to the same [`SmartMomentumRule`] its streaming generator uses; a
+//! bar the tape lacks is an error. The other strategies, and Smart Momentum without a tape, are
+//! unchanged.
+
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 use strategies::signals::{
     Breakout, BreakoutParams, EmaCross, EmaCrossParams, SignalAction as Raw, SmartMomentum,
-    SmartMomentumParams, ZScoreReversion, ZScoreReversionParams,
+    SmartMomentumParams, SmartMomentumRule, ZScoreReversion, ZScoreReversionParams,
 };
+
+pub use crate::feature_tape::FeatureTape;
 
 use crate::lifecycle::Lifecycle;
 use crate::messages::{Bar, Regime, RegimeLabel, Signal, SignalAction, StrategyKind, SymbolId};
@@ -63,6 +73,10 @@ pub struct SelectorConfig {
     pub breakout: BreakoutParams,
     /// Mean-reversion parameters.
     pub mean_reversion: ZScoreReversionParams,
+    /// Smart Momentum's inputs precomputed per symbol and bar (not configuration: set by the
+    /// backtest, never read from or written to a file).
+    #[serde(skip)]
+    pub feature_tape: Option<Arc<FeatureTape>>,
 }
 
 impl Default for SelectorConfig {
@@ -77,6 +91,7 @@ impl Default for SelectorConfig {
             ema_cross: EmaCrossParams::default(),
             breakout: BreakoutParams::default(),
             mean_reversion: ZScoreReversionParams::default(),
+            feature_tape: None,
         }
     }
 }
@@ -128,6 +143,8 @@ pub struct SelectorError {
 
 struct SymbolState {
     smart: Option<SmartMomentum>,
+    /// Smart Momentum on the feature tape: its rule and the symbol's cursor in the tape.
+    smart_tape: Option<(SmartMomentumRule, usize)>,
     ema: Option<EmaCross>,
     breakout: Option<Breakout>,
     reversion: Option<ZScoreReversion>,
@@ -167,9 +184,19 @@ impl StrategySelector {
         let mut symbols = Vec::with_capacity(n_symbols);
         for _ in 0..n_symbols {
             let e = |e: strategies::Error| e.to_string();
+            let smart = config.kind == StrategyPolicy::SmartMomentum;
+            let taped = smart && config.feature_tape.is_some();
             symbols.push(SymbolState {
-                smart: if config.kind == StrategyPolicy::SmartMomentum {
+                smart: if smart && !taped {
                     Some(SmartMomentum::new(config.smart_momentum).map_err(e)?)
+                } else {
+                    None
+                },
+                smart_tape: if taped {
+                    Some((
+                        SmartMomentumRule::new(&config.smart_momentum).map_err(e)?,
+                        0,
+                    ))
                 } else {
                     None
                 },
@@ -246,6 +273,18 @@ impl StrategySelector {
         let mut raw = [Raw::None; 5];
         if let Some(g) = st.smart.as_mut() {
             raw[0] = g.update(h, l, c).map_err(err("smart_momentum"))?;
+        } else if let (Some((rule, cursor)), Some(tape)) =
+            (st.smart_tape.as_mut(), self.config.feature_tape.as_deref())
+        {
+            let start = bar.ohlcv.start_ns();
+            let inputs = tape.lookup(bar.symbol, start, cursor).ok_or_else(|| {
+                err("smart_momentum")(strategies::Error::InvalidData {
+                    what: "feature tape",
+                    index: *cursor,
+                    reason: format!("no features for the bar starting at {start}"),
+                })
+            })?;
+            raw[0] = rule.update(inputs);
         }
         if let Some(g) = st.ema.as_mut() {
             raw[1] = g.update(h, l, c).map_err(err("ema_cross"))?;
@@ -417,6 +456,69 @@ mod tests {
             entries += usize::from(expect == Some(SignalAction::EnterLong));
         }
         assert!(entries >= 3, "the test series must cross several times");
+    }
+
+    /// Smart Momentum on a tape of its own indicator values signals exactly as Smart Momentum
+    /// on the bars; a bar the tape lacks is an error naming the bar.
+    #[test]
+    fn smart_momentum_on_a_feature_tape_equals_smart_momentum_on_bars() {
+        use strategies::indicators::{Ema, Rsi, SuperTrend};
+        use strategies::signals::SmartMomentumInputs;
+        let closes: Vec<f64> = (0..400)
+            .map(|i| 100.0 + 8.0 * (f64::from(i) / 11.0).sin() + 3.0 * (f64::from(i) / 3.7).cos())
+            .collect();
+        let bars: Vec<Bar> = closes
+            .iter()
+            .enumerate()
+            .map(|(i, c)| bar(i as i64, *c))
+            .collect();
+        let (mut fast, mut slow) = (Ema::new(12).unwrap(), Ema::new(26).unwrap());
+        let (mut rsi, mut st) = (Rsi::new(14).unwrap(), SuperTrend::new(10, 3.0).unwrap());
+        let inputs: Vec<SmartMomentumInputs> = bars
+            .iter()
+            .map(|b| {
+                let (h, l, c) = (b.ohlcv.high(), b.ohlcv.low(), b.ohlcv.close());
+                SmartMomentumInputs {
+                    ema_fast: fast.update(c).unwrap().unwrap_or(f64::NAN),
+                    ema_slow: slow.update(c).unwrap().unwrap_or(f64::NAN),
+                    rsi: rsi.update(c).unwrap().unwrap_or(f64::NAN),
+                    supertrend_dir: st.update(h, l, c).unwrap().map_or(0, |o| o.direction),
+                }
+            })
+            .collect();
+        let starts: Vec<i64> = bars.iter().map(|b| b.ohlcv.start_ns()).collect();
+        let mut tape = FeatureTape::new(1);
+        tape.set_symbol(0, starts, inputs).unwrap();
+        let plain_cfg = SelectorConfig {
+            kind: StrategyPolicy::SmartMomentum,
+            smart_momentum: SmartMomentumParams {
+                rsi_low: 30.0,
+                rsi_high: 70.0,
+                ..SmartMomentumParams::default()
+            },
+            ..SelectorConfig::default()
+        };
+        let taped_cfg = SelectorConfig {
+            feature_tape: Some(Arc::new(tape)),
+            ..plain_cfg.clone()
+        };
+        let mut plain = StrategySelector::new(plain_cfg, 1).unwrap();
+        let mut taped = StrategySelector::new(taped_cfg.clone(), 1).unwrap();
+        let unknown = regime(RegimeLabel::Unknown, 1.0);
+        let mut signals = 0;
+        for b in &bars {
+            let want = plain.on_bar(b, &unknown).unwrap().map(|s| s.action);
+            assert_eq!(taped.on_bar(b, &unknown).unwrap().map(|s| s.action), want);
+            signals += usize::from(want.is_some());
+        }
+        assert!(signals >= 4, "the series must enter and exit: {signals}");
+        let mut taped = StrategySelector::new(taped_cfg, 1).unwrap();
+        let e = taped.on_bar(&bar(1_000, 100.0), &unknown).unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("no features for the bar starting at 60000"),
+            "{e}"
+        );
     }
 
     #[test]

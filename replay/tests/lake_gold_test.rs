@@ -126,8 +126,15 @@ fn gold_test_joins_on_time_and_symbol() {
         );
         assert!(rows > 2_000, "{symbol}: {rows} bars in three months");
         assert_eq!(times(&joined), times(&gold), "{symbol}: gold's order kept");
-        let syms = joined.column("symbol").expect("symbol").str().expect("utf8");
-        assert!((0..syms.len()).all(|i| syms.get(i) == Some(symbol)), "{symbol}");
+        let syms = joined
+            .column("symbol")
+            .expect("symbol")
+            .str()
+            .expect("utf8");
+        assert!(
+            (0..syms.len()).all(|i| syms.get(i) == Some(symbol)),
+            "{symbol}"
+        );
         // Each joined value equals the streaming indicator over this symbol's own closes, so
         // rows are matched on both time and symbol; nulls only in the warm-up.
         let close = floats(&joined, "close");
