@@ -111,6 +111,10 @@ pub enum LakeCommand {
     /// rewritten (all with --full); a run with nothing new writes nothing. A bad silver file
     /// fails its series, named; the rest goes on. Exit status: 1 if the store failed, else 65
     /// if a silver file was bad or a filter matches no series, 66 if the lake does not exist.
+    ///
+    /// With --with-test-features, also the gold_test layer: the experimental columns of
+    /// `[[gold_test.features]]` in the lake config (e.g. `rsi_21`), computed the same way and
+    /// joined to gold on (open_time, symbol) by `hermes backtest --ab`.
     Gold(LakeGoldArgs),
 }
 
@@ -132,6 +136,9 @@ pub struct LakeGoldArgs {
     /// Print the report as JSON instead of the table.
     #[arg(long)]
     pub json: bool,
+    /// Also build gold_test: the `[[gold_test.features]]` columns of the lake config.
+    #[arg(long)]
+    pub with_test_features: bool,
 }
 
 /// `hermes lake silver`.
@@ -507,6 +514,15 @@ pub struct BacktestArgs {
     /// Skip the PNG/SVG chart and the HTML report.
     #[arg(long)]
     pub no_charts: bool,
+    /// A/B run over the lake's gold layer: Smart Momentum twice through the same pipeline,
+    /// A on gold's standard feature columns, B on the columns `[ab]` of the lake config names
+    /// (gold ⋈ gold_test, e.g. `rsi = "rsi_21"`). Writes OUT/A/…, OUT/B/… and OUT/ab.json,
+    /// and prints `metric | A | B | B−A`.
+    #[arg(long, conflicts_with = "data")]
+    pub ab: bool,
+    /// Lake configuration for --ab (`[ab]`). Default: config/lake.toml if present.
+    #[arg(long, requires = "ab")]
+    pub lake_config: Option<PathBuf>,
 }
 
 /// `--strategy`.

@@ -6,6 +6,7 @@
 //! time, and writing `report.json`, the CSVs, the chart and the HTML report. The trading logic is
 //! the actors'; file formats are [`sink`]'s.
 
+mod ab;
 pub mod config;
 mod data;
 mod isotime;
@@ -109,11 +110,23 @@ fn bound(key: &str, v: &str) -> Result<Option<i64>> {
         .map_err(|e| ConfigError::new(format!("{key} = {v:?}: {e}")))
 }
 
-/// Runs `hermes backtest`.
+/// Runs `hermes backtest` (`--ab`: [`ab::run`]).
 ///
 /// # Errors
 /// Configuration errors (exit 78), bad input data (65), missing files (66), IO failures (1).
 pub fn run(args: &BacktestArgs) -> Result<()> {
+    if args.ab {
+        return ab::run(args);
+    }
+    run_with(args, |_| Ok(())).map(drop)
+}
+
+/// One backtest run; `prepare` adjusts the configuration after the flags are applied (the
+/// `--ab` variants). Returns the run's report.json content.
+fn run_with(
+    args: &BacktestArgs,
+    prepare: impl FnOnce(&mut BacktestConfig) -> Result<()>,
+) -> Result<Value> {
     let stopwatch = crate::clock::Stopwatch::start();
     let default_path = PathBuf::from("config/backtest.toml");
     let config_path = match &args.config {
@@ -123,6 +136,7 @@ pub fn run(args: &BacktestArgs) -> Result<()> {
     };
     let mut cfg = BacktestConfig::load(config_path.as_deref())?;
     apply_flags(&mut cfg, args);
+    prepare(&mut cfg)?;
     if cfg.data.file.is_some() && args.symbols.is_none() {
         // A one-file run trades one symbol, named after the file.
         let stem = cfg
@@ -302,7 +316,7 @@ pub fn run(args: &BacktestArgs) -> Result<()> {
             .unwrap_or(f64::NAN),
         out_dir.display()
     );
-    Ok(())
+    Ok(report)
 }
 
 fn interval_text(ns: i64) -> String {

@@ -13,13 +13,17 @@ use crate::error::ConfigError;
 pub const DEFAULT_PATH: &str = "config/lake.toml";
 
 /// `config/lake.toml`.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct LakeConfig {
     /// Lake root: a local directory or `s3://bucket/prefix`.
     pub root: String,
     /// `[download]`: `hermes lake download`.
     pub download: DownloadConfig,
+    /// `[gold_test]`: experimental feature columns (`hermes lake gold --with-test-features`).
+    pub gold_test: GoldTestConfig,
+    /// `[ab]`: which columns variant B of `hermes backtest --ab` reads.
+    pub ab: AbConfig,
 }
 
 impl Default for LakeConfig {
@@ -27,7 +31,49 @@ impl Default for LakeConfig {
         Self {
             root: "lake".into(),
             download: DownloadConfig::default(),
+            gold_test: GoldTestConfig::default(),
+            ab: AbConfig::default(),
         }
+    }
+}
+
+/// `[gold_test]` of `config/lake.toml`.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct GoldTestConfig {
+    /// `[[gold_test.features]]`: `name`, `kind`, `params` (see `replay::lake::features`).
+    pub features: Vec<replay::lake::TestFeatureSpec>,
+}
+
+/// `[ab]` of `config/lake.toml`: the column each Smart Momentum input of variant B reads
+/// (gold or gold_test); unset = the same column as A (gold's standard column for the
+/// strategy's parameters, e.g. `rsi_14`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AbConfig {
+    /// Fast EMA column.
+    pub ema_fast: Option<String>,
+    /// Slow EMA column.
+    pub ema_slow: Option<String>,
+    /// RSI column.
+    pub rsi: Option<String>,
+    /// SuperTrend direction column (±1).
+    pub supertrend_dir: Option<String>,
+}
+
+impl AbConfig {
+    /// `(key, column)` of every override, in input order.
+    #[must_use]
+    pub fn overrides(&self) -> Vec<(&'static str, &str)> {
+        [
+            ("ema_fast", &self.ema_fast),
+            ("ema_slow", &self.ema_slow),
+            ("rsi", &self.rsi),
+            ("supertrend_dir", &self.supertrend_dir),
+        ]
+        .into_iter()
+        .filter_map(|(k, v)| Some((k, v.as_deref()?)))
+        .collect()
     }
 }
 
@@ -95,6 +141,19 @@ impl LakeConfig {
         if let Err(e) = super::download::check_base_url(&self.download.base_url) {
             p.push(format!("download.base_url: {e}"));
         }
+        // The error names its key (`gold_test.features[i].…`).
+        if let Err(e) = replay::lake::compile_features(&self.gold_test.features) {
+            p.push(e.to_string());
+        }
+        for (key, column) in self.ab.overrides() {
+            let ok = column.starts_with(|c: char| c.is_ascii_lowercase())
+                && column
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+            if !ok {
+                p.push(format!("ab.{key}: {column:?} is not a column name"));
+            }
+        }
         p
     }
 
@@ -123,13 +182,69 @@ mod tests {
     fn shipped_file_parses_and_unknown_keys_fail() {
         let shipped = include_str!("../../config/lake.toml");
         let c = LakeConfig::parse(shipped, "config/lake.toml").unwrap();
-        assert_eq!(c, LakeConfig::default());
+        assert_eq!(
+            LakeConfig {
+                gold_test: GoldTestConfig::default(),
+                ab: AbConfig::default(),
+                ..c.clone()
+            },
+            LakeConfig::default()
+        );
+        let names: Vec<&str> = c
+            .gold_test
+            .features
+            .iter()
+            .map(|f| f.name.as_str())
+            .collect();
+        assert_eq!(names, ["rsi_21", "ema_9"]);
+        assert_eq!(c.ab.overrides(), [("rsi", "rsi_21")]);
         c.validate().unwrap();
         let e = LakeConfig::parse("root = \"x\"\nroots = \"y\"\n", "t.toml").unwrap_err();
         assert!(format!("{e:#}").contains("roots"), "{e:#}");
         let c = LakeConfig::parse("root = \"gs://b/x\"", "t.toml").unwrap();
         assert!(c.validate().is_err());
         assert_eq!(LakeConfig::parse("", "t").unwrap().root, "lake");
+    }
+
+    #[test]
+    fn gold_test_features_and_ab_are_read_and_checked() {
+        let text = r#"
+[[gold_test.features]]
+name = "rsi_21"
+kind = "rsi"
+params = { period = 21 }
+
+[[gold_test.features]]
+name = "st_dir_7"
+kind = "supertrend_dir"
+params = { period = 7, multiplier = 2.5 }
+
+[ab]
+rsi = "rsi_21"
+"#;
+        let c = LakeConfig::parse(text, "t").unwrap();
+        c.validate().unwrap();
+        assert_eq!(c.gold_test.features.len(), 2);
+        assert_eq!(c.gold_test.features[0].params["period"], 21.0);
+        assert_eq!(c.gold_test.features[1].params["multiplier"], 2.5);
+        assert_eq!(c.ab.overrides(), [("rsi", "rsi_21")]);
+        let bad = text.replace("period = 21", "period = 0");
+        let e = LakeConfig::parse(&bad, "t")
+            .unwrap()
+            .validate()
+            .unwrap_err();
+        assert!(
+            format!("{e:#}").contains("gold_test.features[0].params.period"),
+            "{e:#}"
+        );
+        let bad = text.replace("rsi = \"rsi_21\"", "rsi = \"RSI 21\"");
+        let e = LakeConfig::parse(&bad, "t")
+            .unwrap()
+            .validate()
+            .unwrap_err();
+        assert!(format!("{e:#}").contains("ab.rsi"), "{e:#}");
+        let e = LakeConfig::parse("[ab]\nrsii = \"x\"\n", "t").unwrap_err();
+        assert!(format!("{e:#}").contains("rsii"), "{e:#}");
     }
 
     #[test]

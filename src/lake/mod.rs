@@ -1,5 +1,6 @@
 //! `hermes lake …`: the market-data lake's commands: `ingest` (files → bronze), `silver`
-//! (bronze → silver and the quality report) and `gold` (silver → features). The lake logic lives in `replay::lake`; this
+//! (bronze → silver and the quality report) and `gold` (silver → features; with
+//! `--with-test-features` also gold_test). The lake logic lives in `replay::lake`; this
 //! module resolves the root (flag, config), walks input directories, drives the progress bar,
 //! prints the summary and maps failures onto exit codes.
 //!
@@ -15,15 +16,15 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use replay::lake::{
-    Failpoint, GoldOptions, IngestOptions, IngestOutcome, Market, SeriesFilter, SilverOptions,
-    build_gold, build_silver, ingest_files,
+    Failpoint, GoldOptions, GoldTestOptions, GoldTestSummary, IngestOptions, IngestOutcome, Market,
+    SeriesFilter, SilverOptions, build_gold, build_gold_test, build_silver, ingest_files,
 };
 use replay::{LakeRoot, S3Options, Store};
 
 use crate::cli::{
     LakeArgs, LakeCommand, LakeGoldArgs, LakeIngestArgs, LakeSilverArgs, MarketArg, SilverMarketArg,
 };
-use crate::error::{BadInput, NoInput};
+use crate::error::{BadInput, ConfigError, NoInput};
 use crate::progress::Progress;
 
 /// Runs a `hermes lake` command.
@@ -252,19 +253,47 @@ fn gold(cfg: &config::LakeConfig, a: &LakeGoldArgs) -> Result<()> {
         full: a.full,
         ..GoldOptions::default()
     };
+    if a.with_test_features && cfg.gold_test.features.is_empty() {
+        return Err(ConfigError::new(
+            "lake gold --with-test-features: the lake config has no [[gold_test.features]]",
+        ));
+    }
     let summary = build_gold(&store, &opts).with_context(|| format!("lake gold in {root}"))?;
+    // gold_test after gold: its columns sit beside gold's rows (same silver days).
+    let test = if a.with_test_features {
+        let topts = GoldTestOptions {
+            series: opts.series.clone(),
+            features: cfg.gold_test.features.clone(),
+            full: a.full,
+            ..GoldTestOptions::default()
+        };
+        Some(build_gold_test(&store, &topts).with_context(|| format!("lake gold_test in {root}"))?)
+    } else {
+        None
+    };
     let mut out = std::io::stdout().lock();
     if a.json {
-        let v = render::gold_json(&summary, &root.to_string());
+        let mut v = render::gold_json(&summary, &root.to_string());
+        if let Some(t) = &test {
+            v["gold_test"] = render::gold_test_json(t);
+        }
         writeln!(out, "{}", serde_json::to_string_pretty(&v)?)?;
     } else {
         writeln!(out, "{}", render::gold_table(&summary, &root.to_string()))?;
+        if let Some(t) = &test {
+            writeln!(out, "{}", render::gold_test_table(t, &root.to_string()))?;
+        }
     }
     out.flush()?;
-    let failed: Vec<String> = summary
+    let all_failures: Vec<_> = summary
         .failures()
+        .chain(test.iter().flat_map(GoldTestSummary::failures))
+        .collect();
+    let failed: Vec<String> = all_failures
+        .iter()
         .map(|(k, e)| format!("{k}: {e}"))
         .collect();
+    let store_failed = all_failures.iter().any(|(_, e)| !e.is_bad_input());
     if failed.is_empty() {
         let mut filters = Vec::new();
         if !a.symbols.is_empty() {
@@ -289,7 +318,7 @@ fn gold(cfg: &config::LakeConfig, a: &LakeGoldArgs) -> Result<()> {
         failed.len(),
         failed.join("; ")
     );
-    if summary.failures().any(|(_, e)| !e.is_bad_input()) {
+    if store_failed {
         Err(anyhow::anyhow!(msg))
     } else {
         Err(BadInput::new(msg))

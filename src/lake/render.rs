@@ -5,7 +5,7 @@
 
 use std::fmt::Write;
 
-use replay::lake::{GapSpan, GoldSummary, IngestOutcome, SilverSummary};
+use replay::lake::{GapSpan, GoldSummary, GoldTestSummary, IngestOutcome, SilverSummary};
 use serde_json::{Value, json};
 
 use crate::timeparse::format_timestamp;
@@ -330,6 +330,63 @@ pub fn gold_json(summary: &GoldSummary, root: &str) -> Value {
         "days_written": summary.days_written(),
         "days_unchanged": summary.days_unchanged(),
         "failed": summary.failures().count(),
+        "series": series,
+    })
+}
+
+/// The gold_test run as a table: per series days written/unchanged and rows, then the
+/// failures and a totals line naming the columns.
+#[must_use]
+pub fn gold_test_table(summary: &GoldTestSummary, root: &str) -> String {
+    let mut table: Vec<Vec<String>> = vec![
+        ["gold_test series", "written", "unchanged", "rows"]
+            .iter()
+            .map(|h| (*h).to_string())
+            .collect(),
+    ];
+    for s in &summary.series {
+        table.push(vec![
+            s.key.to_string(),
+            s.days_written.to_string(),
+            s.days_unchanged.to_string(),
+            s.rows.to_string(),
+        ]);
+    }
+    let mut out = align(&table);
+    for (key, e) in summary.failures() {
+        let _ = writeln!(out, "FAILED   {key}: {e}");
+    }
+    let _ = write!(
+        out,
+        "lake gold_test in {root}: {} series, {} day(s) written, {} failed; columns {}",
+        summary.series.len(),
+        summary.days_written(),
+        summary.failures().count(),
+        summary.columns.join(", ")
+    );
+    out
+}
+
+/// The gold_test run as JSON.
+#[must_use]
+pub fn gold_test_json(summary: &GoldTestSummary) -> Value {
+    let series: Vec<Value> = summary
+        .series
+        .iter()
+        .map(|s| {
+            json!({
+                "series": s.key.to_string(),
+                "days_written": s.days_written,
+                "days_unchanged": s.days_unchanged,
+                "rows": s.rows,
+                "state_written": s.state_written,
+                "failure": s.failure.as_ref().map(ToString::to_string),
+            })
+        })
+        .collect();
+    json!({
+        "columns": summary.columns,
+        "days_written": summary.days_written(),
         "series": series,
     })
 }
