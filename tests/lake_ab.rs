@@ -148,6 +148,11 @@ fn ab_reports_side_by_side() {
     let diff = v["b_minus_a"]["total_return"].as_f64().unwrap();
     let want = b["total_return"].as_f64().unwrap() - a["total_return"].as_f64().unwrap();
     assert_eq!(diff.to_bits(), want.to_bits());
+    let trades = |m: &Value| m["trades"].as_i64().unwrap();
+    assert_eq!(
+        v["b_minus_a"]["trades"].as_i64(),
+        Some(trades(b) - trades(a))
+    );
     // RSI(21) is smoother than RSI(14): other bars fall in the 45–55 band, other entries.
     let (ta, tb) = (
         read(&ab.join("A/trades.csv")),
@@ -175,7 +180,14 @@ fn ab_reports_side_by_side() {
         cells[2],
         format!("{:.6}", b["total_return"].as_f64().unwrap())
     );
-    assert!(stdout.contains("rsi_14 | rsi_21"), "{stdout}");
+    let rsi_row: Vec<&str> = stdout
+        .lines()
+        .find(|l| l.starts_with("input rsi "))
+        .unwrap_or_else(|| panic!("no input rsi row: {stdout}"))
+        .split('|')
+        .map(str::trim)
+        .collect();
+    assert_eq!(rsi_row, ["input rsi", "rsi_14", "rsi_21", "≠"]);
 }
 
 #[test]

@@ -257,8 +257,11 @@ fn ab_json(p: &Prepared, a: &Value, b: &Value) -> Value {
     let mut diff = Map::new();
     if let (Some(ma), Some(mb)) = (a["metrics"].as_object(), b["metrics"].as_object()) {
         for (k, va) in ma {
-            let d = match (va.as_f64(), mb.get(k).and_then(Value::as_f64)) {
-                (Some(x), Some(y)) => json!(y - x),
+            let vb = mb.get(k).unwrap_or(&Value::Null);
+            // Counts stay integers (trades); the rest are reals.
+            let d = match ((va.as_i64(), vb.as_i64()), (va.as_f64(), vb.as_f64())) {
+                ((Some(x), Some(y)), _) => json!(y - x),
+                (_, (Some(x), Some(y))) => json!(y - x),
                 _ => Value::Null,
             };
             diff.insert(k.clone(), d);

@@ -587,12 +587,15 @@ fn old_state(store: &Store, key: &SeriesKey, full: bool) -> Result<Option<GoldTe
         })
 }
 
-/// Every silver bar of a series in time order, and the day boundaries `(day, rows range)`.
+/// The rows of each day in a series' bars: `(day, range)`.
+type DayRanges = Vec<(NaiveDate, std::ops::Range<usize>)>;
+
+/// Every silver bar of a series in time order, and the day boundaries.
 fn read_silver(
     store: &Store,
     key: &SeriesKey,
     days: &[NaiveDate],
-) -> Result<(Vec<BarRecord>, Vec<(NaiveDate, std::ops::Range<usize>)>)> {
+) -> Result<(Vec<BarRecord>, DayRanges)> {
     let paths = days
         .iter()
         .map(|d| key.silver_file(*d))
