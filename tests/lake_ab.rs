@@ -243,4 +243,33 @@ fn bad_specs_and_columns_are_config_errors_naming_the_key() {
         stderr.contains("ab.rsi = \"rsi_99\"") && stderr.contains("rsi_21"),
         "{stderr}"
     );
+    // A gold_test day missing in mid-series (gold has it): the left join leaves B's column
+    // null there, which --ab refuses rather than silently muting B's signals.
+    let day = lake
+        .join("gold_test/binance/spot/klines/ETHUSDT/1h/year=2021/month=02/day=10/part-0.parquet");
+    std::fs::remove_file(&day).unwrap();
+    let cfg = lake_config(tmp.path(), "ok.toml", "rsi = \"rsi_21\"");
+    let stderr = hermes_err(
+        &[
+            "backtest",
+            "--ab",
+            "--lake-config",
+            s(&cfg),
+            "--lake",
+            s(&lake),
+            "--symbols",
+            SYMBOLS,
+            "--interval",
+            "1h",
+            "--out",
+            s(&tmp.path().join("y")),
+            "--no-charts",
+        ],
+        65,
+    );
+    assert!(
+        stderr.contains("ab.rsi = \"rsi_21\": ETHUSDT has no value on row")
+            && stderr.contains("--with-test-features"),
+        "{stderr}"
+    );
 }

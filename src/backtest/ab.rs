@@ -9,7 +9,8 @@
 //!   gold ⋈ gold_test (`rsi = "rsi_21"`); the join is `replay::lake::read_features`.
 //!
 //! The inputs reach the selector as a [`FeatureTape`] (by symbol and bar start); the bars are
-//! gold's (the replay reads the gold layer). Output: `OUT/A/…` and `OUT/B/…` (each a complete
+//! gold's (the replay reads the gold layer). With `data.start`, A still differs from a plain
+//! run: gold's indicators are warm at the range's first bar, a plain run's start cold. Output: `OUT/A/…` and `OUT/B/…` (each a complete
 //! backtest folder), `OUT/ab.json` (columns and metrics of both, and B − A), and the table
 //! `metric | A | B | B−A` on stdout.
 //!
@@ -122,10 +123,6 @@ fn prepare(cfg: &mut BacktestConfig, ab: &AbConfig) -> Result<Prepared> {
     if a == b {
         eprintln!("hermes: warning: backtest --ab: [ab] overrides no column; B equals A");
     }
-    let with_test = ab
-        .overrides()
-        .iter()
-        .any(|(_, c)| !a.contains(&(*c).to_string()));
     let root = replay::LakeRoot::parse(&cfg.data.root)
         .map_err(|e| ConfigError::new(format!("data.root: {e}")))?;
     let store = replay::Store::open(&root)?;
@@ -135,6 +132,9 @@ fn prepare(cfg: &mut BacktestConfig, ab: &AbConfig) -> Result<Prepared> {
             cfg.data.market
         ))
     })?;
+    // gold_test is read (and must exist) only when B names a column gold does not have.
+    let gold = replay::lake::gold_schema(market);
+    let with_test = b.iter().any(|c| gold.field_with_name(c).is_err());
     if cfg.data.category != Category::Klines.as_str() {
         return Err(ConfigError::new(format!(
             "backtest --ab reads klines; data.category = {:?}",
@@ -203,7 +203,21 @@ fn floats(df: &DataFrame, name: &str, symbol: &str, key: &str) -> Result<Vec<f64
         .cast(&DataType::Float64)
         .with_context(|| format!("{key} = {name:?} is not numeric"))?;
     let c = c.f64().with_context(|| format!("{key} = {name:?}"))?;
-    Ok((0..c.len()).map(|i| c.get(i).unwrap_or(f64::NAN)).collect())
+    let values: Vec<f64> = (0..c.len()).map(|i| c.get(i).unwrap_or(f64::NAN)).collect();
+    // Null is the warm-up only: a gap after the first value means gold_test lacks rows gold
+    // has (built before the latest silver), which would silently mute B's signals.
+    let first = values
+        .iter()
+        .position(|v| !v.is_nan())
+        .unwrap_or(values.len());
+    if let Some(i) = values[first..].iter().position(|v| v.is_nan()) {
+        return Err(BadInput::new(format!(
+            "{key} = {name:?}: {symbol} has no value on row {} after its warm-up (rebuild with \
+             hermes lake gold --with-test-features)",
+            first + i
+        )));
+    }
+    Ok(values)
 }
 
 fn inputs(

@@ -458,6 +458,8 @@ pub struct GoldTestOutcome {
     pub days_written: usize,
     /// Days whose fingerprint had not changed.
     pub days_unchanged: usize,
+    /// gold_test days removed because silver no longer has them.
+    pub days_removed: usize,
     /// Whether `_state.json` was written.
     pub state_written: bool,
     /// What failed (the series is then left for the next run).
@@ -559,6 +561,7 @@ pub fn build_gold_test(store: &Store, opts: &GoldTestOptions) -> Result<GoldTest
             rows: 0,
             days_written: 0,
             days_unchanged: 0,
+            days_removed: 0,
             state_written: false,
             failure: None,
         };
@@ -704,6 +707,15 @@ fn build_series(
         )?;
         store.put(&path, body).map_err(store_err(store, &path))?;
         out.days_written += 1;
+    }
+    // Days silver no longer has: their files go before the state that no longer lists them.
+    for day in old_days.keys().filter(|d| !fps.contains_key(*d)) {
+        let Ok(date) = day.parse::<NaiveDate>() else {
+            continue;
+        };
+        let path = gold_test_file(&key, date)?;
+        store.delete(&path).map_err(store_err(store, &path))?;
+        out.days_removed += 1;
     }
     let state = GoldTestState {
         schema: 1,
