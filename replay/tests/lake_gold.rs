@@ -357,6 +357,32 @@ fn gold_is_incremental() {
     let g = gold(&lake, true);
     assert_eq!(g.days_written(), 59);
     assert_eq!(lake.store.get(jan31).unwrap(), was);
+
+    // A committed gold day that silver no longer has is removed, and the state forgets it.
+    let stray = "gold/binance/spot/klines/ETHUSDT/1h/year=2020/month=12/day=31/part-0.parquet";
+    lake.store.put(stray, was.clone()).unwrap();
+    let mut st: GoldState = serde_json::from_slice(&lake.store.get(state).unwrap()).unwrap();
+    st.days.insert("2020-12-31".into(), "0".repeat(64));
+    let committed = serde_json::to_vec(&st).unwrap();
+    lake.store.put(state, committed.into()).unwrap();
+    let g = gold(&lake, false);
+    assert_eq!((g.days_written(), g.series[0].days_removed), (0, 1));
+    assert!(g.series[0].state_written);
+    assert!(lake.store.get_opt(stray).unwrap().is_none());
+
+    // An unreadable state is the lake's fault, not the input's; --full rebuilds it.
+    lake.store
+        .put(state, bytes::Bytes::from_static(b"{\"schema\": 1,"))
+        .unwrap();
+    let g = build_gold(&lake.store, &GoldOptions::default()).unwrap();
+    let e = &g.series[0].failures[0];
+    assert!(
+        matches!(e, LakeError::GoldState { .. }) && !e.is_bad_input(),
+        "{e}"
+    );
+    assert!(e.to_string().contains("--full"), "{e}");
+    assert_eq!(gold(&lake, true).days_written(), 59);
+    assert_eq!(gold(&lake, false).days_written(), 0);
 }
 
 #[test]
