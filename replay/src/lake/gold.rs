@@ -16,7 +16,8 @@
 //! each indicator's warm-up; `supertrend_dir` Int8 ±1); `ret_1 = close / prev − 1` and
 //! `log_ret_1 = ln(close / prev)` (null on the series' first bar). [`crate::BarReplay`] reads
 //! it like silver (extra columns are not projected). Written by arrow-rs, LZ4 raw, dictionary
-//! encoding for `symbol` only; the day's fingerprint is in the key-value metadata
+//! encoding for `symbol` only (float dictionaries cost time and rarely pay), min/max
+//! statistics on the time columns only; the day's fingerprint is in the key-value metadata
 //! (`hermes.gold.fingerprint`).
 //!
 //! Commit: each day file is one atomic put; the series' `_state.json` ([`GoldState`]: day →
@@ -49,6 +50,7 @@ use bytes::Bytes;
 use chrono::NaiveDate;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use parquet::file::metadata::KeyValue;
+use parquet::file::properties::EnabledStatistics;
 use parquet::schema::types::ColumnPath;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -715,6 +717,9 @@ fn write_gold_day(
         .map_err(err)?
         .set_dictionary_enabled(false)
         .set_column_dictionary_enabled(ColumnPath::from("symbol"), true)
+        .set_statistics_enabled(EnabledStatistics::None)
+        .set_column_statistics_enabled(ColumnPath::from("open_time"), EnabledStatistics::Chunk)
+        .set_column_statistics_enabled(ColumnPath::from("close_time"), EnabledStatistics::Chunk)
         .set_key_value_metadata(Some(vec![
             KeyValue::new("hermes.gold.fingerprint".into(), fingerprint.to_string()),
             KeyValue::new("hermes.gold.feature_set".into(), FEATURE_SET.to_string()),
