@@ -22,8 +22,8 @@
 //! Warm-up (index of the first output): EMA(n) `n−1`; RSI(n) `n`; MACD(f,s,g) `s−1+g−1` (33);
 //! Bollinger(n) `n−1`; ATR(n) `n`; SuperTrend(n) `n`; returns `1`. Each submodule's doc states
 //! its exact convention, edge cases and how it differs from TA-Lib in the last bits. The
-//! committed reference `strategies/testdata/indicators/` (TA-Lib 0.8 / pandas-ta on BTCUSDT 1h 2021-01)
-//! is checked to 1e-9 relative by the tests here.
+//! committed reference `strategies/testdata/indicators/` (TA-Lib 0.8 / pandas-ta on BTCUSDT 1h
+//! 2021-01) is checked to 1e-9 relative by the tests here.
 
 mod atr;
 mod bollinger;
