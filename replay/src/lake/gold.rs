@@ -293,11 +293,8 @@ pub fn build_gold(store: &Store, opts: &GoldOptions) -> Result<GoldSummary> {
     Ok(GoldSummary { series })
 }
 
-/// The series' committed gold state (empty before the first run or with `full`).
-fn old_state(store: &Store, key: &SeriesKey, full: bool) -> Result<GoldState> {
-    if full {
-        return Ok(GoldState::default());
-    }
+/// The series' committed gold state (empty before the first run).
+fn old_state(store: &Store, key: &SeriesKey) -> Result<GoldState> {
     let path = key.gold_state_file();
     let Some(bytes) = store.get_opt(&path).map_err(store_err(store, &path))? else {
         return Ok(GoldState::default());
@@ -333,7 +330,13 @@ fn build_series(store: &Store, opts: &GoldOptions, out: &mut GoldSeriesOutcome) 
         .find(|r| r.rows > 0)
         .map(|r| r.last_open_time);
 
-    let old = old_state(store, &key, opts.full)?;
+    // With `full` the fingerprints are ignored (and an unreadable state is replaced), but the
+    // state still names the committed days, so gold days silver no longer has are removed.
+    let old = match old_state(store, &key) {
+        Ok(s) => s,
+        Err(_) if opts.full => GoldState::default(),
+        Err(e) => return Err(e),
+    };
     let mut prev = String::new();
     let mut fps: Vec<(NaiveDate, String)> = Vec::with_capacity(silver_days.len());
     for r in &silver_days {
