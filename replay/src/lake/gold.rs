@@ -317,7 +317,9 @@ fn build_series(store: &Store, opts: &GoldOptions, out: &mut GoldSeriesOutcome) 
     let key = out.key.clone();
     let qpath = key.quality_file();
     let qbytes = store.get(&qpath).map_err(store_err(store, &qpath))?;
-    let silver_days: Vec<QualityRow> = read_quality(&store.url_of(&qpath), qbytes)?;
+    let mut silver_days: Vec<QualityRow> = read_quality(&store.url_of(&qpath), qbytes)?;
+    silver_days.sort_by_key(|r| r.date);
+    silver_days.dedup_by_key(|r| r.date);
     out.days = silver_days.len();
     out.rows = silver_days.iter().map(|r| r.rows).sum();
     out.first_open_time = silver_days
