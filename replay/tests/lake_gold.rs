@@ -3,7 +3,8 @@
 //! bar across ~1 400 day files (no warm-up restart per day), incremental runs counted by the
 //! store's IO counters (a new month writes only its days, a corrected early day rewrites every
 //! later one, a rerun writes nothing), a crash before the commit, a bad silver file, and gold
-//! read back by `BarReplay` and by an independent Parquet reader (polars).
+//! read back by `BarReplay` and by an independent Parquet reader (polars), and gold built on
+//! S3 (SeaweedFS) byte for byte equal to gold built on local disk.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -18,7 +19,7 @@ use replay::lake::{
     SilverSummary, build_gold, build_silver, gold_schema, ingest_files,
 };
 use replay::lake::{GoldState, Market};
-use replay::{BarRecord, BarReplay, Layer, ReplaySpec, Store};
+use replay::{BarRecord, BarReplay, LakeRoot, Layer, ReplaySpec, S3Options, Store};
 use strategies::indicators::{Returns, StandardFeatureEngine, StandardFeatures};
 
 #[path = "../../tests/common/data.rs"]
@@ -26,6 +27,9 @@ mod data;
 
 #[path = "common/medallion.rs"]
 mod medallion;
+
+#[path = "../../tests/common/s3.rs"]
+mod s3;
 
 use medallion::{INGESTED_AT, Lake, new_lake};
 
@@ -353,10 +357,37 @@ fn gold_is_incremental() {
     let before = io();
     gold(&lake, false);
     assert_eq!(io().puts, before.puts);
-    // --full rewrites everything, identically.
+    // --full rewrites every day, identically (the state, unchanged, is not rewritten).
+    let before = io();
     let g = gold(&lake, true);
-    assert_eq!(g.days_written(), 59);
+    assert_eq!((g.days_written(), io().puts - before.puts), (59, 59));
     assert_eq!(lake.store.get(jan31).unwrap(), was);
+
+    // A committed gold day that silver no longer has is removed, and the state forgets it.
+    let stray = "gold/binance/spot/klines/ETHUSDT/1h/year=2020/month=12/day=31/part-0.parquet";
+    lake.store.put(stray, was.clone()).unwrap();
+    let mut st: GoldState = serde_json::from_slice(&lake.store.get(state).unwrap()).unwrap();
+    st.days.insert("2020-12-31".into(), "0".repeat(64));
+    let committed = serde_json::to_vec(&st).unwrap();
+    lake.store.put(state, committed.into()).unwrap();
+    let g = gold(&lake, false);
+    assert_eq!((g.days_written(), g.series[0].days_removed), (0, 1));
+    assert!(g.series[0].state_written);
+    assert!(lake.store.get_opt(stray).unwrap().is_none());
+
+    // An unreadable state is the lake's fault, not the input's; --full rebuilds it.
+    lake.store
+        .put(state, bytes::Bytes::from_static(b"{\"schema\": 1,"))
+        .unwrap();
+    let g = build_gold(&lake.store, &GoldOptions::default()).unwrap();
+    let e = &g.series[0].failures[0];
+    assert!(
+        matches!(e, LakeError::GoldState { .. }) && !e.is_bad_input(),
+        "{e}"
+    );
+    assert!(e.to_string().contains("--full"), "{e}");
+    assert_eq!(gold(&lake, true).days_written(), 59);
+    assert_eq!(gold(&lake, false).days_written(), 0);
 }
 
 #[test]
@@ -493,4 +524,53 @@ fn a_bad_silver_file_is_named_and_other_series_go_on() {
     };
     let g = build_gold(&lake.store, &only_btc).unwrap();
     assert_eq!((g.series.len(), g.failures().count()), (1, 0));
+}
+
+#[test]
+fn gold_on_seaweedfs_equals_local_disk() {
+    let Some(d) = data::data_dir() else { return };
+    let Some(server) = s3::SeaweedFs::start_or_skip("gold_on_seaweedfs_equals_local_disk") else {
+        return;
+    };
+    let lake = new_lake();
+    ingest_at(
+        &lake,
+        &[d.join("alphakit/spot/ETHUSDT-1h-2021-01.csv")],
+        INGESTED_AT,
+    );
+    silver(&lake);
+    let options = S3Options {
+        endpoint: Some(server.endpoint()),
+        access_key_id: Some(s3::ACCESS_KEY.into()),
+        secret_access_key: Some(s3::SECRET_KEY.into()),
+        session_token: None,
+        region: s3::REGION.into(),
+    };
+    let root = LakeRoot::parse(&format!("s3://{}/lakes/gold", s3::BUCKET)).unwrap();
+    let remote = Store::open_with(&root, &options).unwrap();
+    for f in lake.store.list("").unwrap() {
+        remote
+            .put(&f.path, lake.store.get(&f.path).unwrap())
+            .unwrap();
+    }
+    gold(&lake, false);
+    let g = build_gold(&remote, &GoldOptions::default()).unwrap();
+    assert_eq!((g.days_written(), g.failures().count()), (31, 0));
+    let local_gold = lake.store.list("gold").unwrap();
+    assert_eq!(remote.list("gold").unwrap(), local_gold);
+    assert_eq!(local_gold.len(), 32);
+    for f in &local_gold {
+        assert_eq!(
+            remote.get(&f.path).unwrap(),
+            lake.store.get(&f.path).unwrap(),
+            "{}",
+            f.path
+        );
+    }
+    let before = remote.io_counters();
+    let g = build_gold(&remote, &GoldOptions::default()).unwrap();
+    assert_eq!(
+        (g.days_written(), remote.io_counters().puts),
+        (0, before.puts)
+    );
 }

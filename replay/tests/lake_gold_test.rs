@@ -190,6 +190,17 @@ fn gold_test_joins_on_time_and_symbol() {
     );
     let joined = read_features(&lake.store, &key("ETHUSDT"), None, None, true).expect("joined");
     assert!(joined.column("ema_10").is_ok() && joined.column("ema_9").is_err());
+    // --full rewrites every day even though nothing changed.
+    let full = GoldTestOptions {
+        full: true,
+        ..opts(vec![
+            spec("rsi_21", "rsi", 21.0),
+            spec("ema_10", "ema", 10.0),
+        ])
+    };
+    let redo = build_gold_test(&lake.store, &full).expect("full");
+    assert_eq!(redo.days_written(), 2 * 90);
+    assert!(redo.series.iter().all(|o| o.days_removed == 0));
 }
 
 #[test]

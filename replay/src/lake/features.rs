@@ -573,11 +573,8 @@ pub fn build_gold_test(store: &Store, opts: &GoldTestOptions) -> Result<GoldTest
     Ok(summary)
 }
 
-/// The series' state, `None` before the first run or with `full`.
-fn old_state(store: &Store, key: &SeriesKey, full: bool) -> Result<Option<GoldTestState>> {
-    if full {
-        return Ok(None);
-    }
+/// The series' state, `None` before the first run.
+fn old_state(store: &Store, key: &SeriesKey) -> Result<Option<GoldTestState>> {
     let path = state_file(key);
     let Some(bytes) = store.get_opt(&path).map_err(store_err(store, &path))? else {
         return Ok(None);
@@ -646,9 +643,18 @@ fn build_series(
     let key = out.key.clone();
     let qpath = key.quality_file();
     let qbytes = store.get(&qpath).map_err(store_err(store, &qpath))?;
-    let quality = read_quality(&store.url_of(&qpath), qbytes)?;
+    // In date order (the fingerprint chain and the day ranges depend on it), one row a day.
+    let mut quality = read_quality(&store.url_of(&qpath), qbytes)?;
+    quality.sort_by_key(|r| r.date);
+    quality.dedup_by_key(|r| r.date);
     let specs_fp = spec_fingerprint(&opts.features);
-    let old = old_state(store, &key, opts.full)?;
+    // `full` rewrites every day but still reads the state (so days silver dropped are
+    // removed); an unreadable state is then replaced instead of failing the series.
+    let old = match old_state(store, &key) {
+        Ok(s) => s,
+        Err(_) if opts.full => None,
+        Err(e) => return Err(e),
+    };
     let old_days = old.map(|s| s.days).unwrap_or_default();
     let mut fps = BTreeMap::new();
     let mut prev = String::new();
@@ -659,7 +665,7 @@ fn build_series(
     }
     let todo: BTreeSet<NaiveDate> = quality
         .iter()
-        .filter(|r| old_days.get(&r.date.to_string()) != fps.get(&r.date.to_string()))
+        .filter(|r| opts.full || old_days.get(&r.date.to_string()) != fps.get(&r.date.to_string()))
         .map(|r| r.date)
         .collect();
     out.days_unchanged = quality.len() - todo.len();

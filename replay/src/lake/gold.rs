@@ -16,7 +16,8 @@
 //! each indicator's warm-up; `supertrend_dir` Int8 ±1); `ret_1 = close / prev − 1` and
 //! `log_ret_1 = ln(close / prev)` (null on the series' first bar). [`crate::BarReplay`] reads
 //! it like silver (extra columns are not projected). Written by arrow-rs, LZ4 raw, dictionary
-//! encoding for `symbol` only; the day's fingerprint is in the key-value metadata
+//! encoding for `symbol` only (float dictionaries cost time and rarely pay), min/max
+//! statistics on the time columns only; the day's fingerprint is in the key-value metadata
 //! (`hermes.gold.fingerprint`).
 //!
 //! Commit: each day file is one atomic put; the series' `_state.json` ([`GoldState`]: day →
@@ -49,6 +50,7 @@ use bytes::Bytes;
 use chrono::NaiveDate;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use parquet::file::metadata::KeyValue;
+use parquet::file::properties::EnabledStatistics;
 use parquet::schema::types::ColumnPath;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -291,11 +293,8 @@ pub fn build_gold(store: &Store, opts: &GoldOptions) -> Result<GoldSummary> {
     Ok(GoldSummary { series })
 }
 
-/// The series' committed gold state (empty before the first run or with `full`).
-fn old_state(store: &Store, key: &SeriesKey, full: bool) -> Result<GoldState> {
-    if full {
-        return Ok(GoldState::default());
-    }
+/// The series' committed gold state (empty before the first run).
+fn old_state(store: &Store, key: &SeriesKey) -> Result<GoldState> {
     let path = key.gold_state_file();
     let Some(bytes) = store.get_opt(&path).map_err(store_err(store, &path))? else {
         return Ok(GoldState::default());
@@ -318,7 +317,9 @@ fn build_series(store: &Store, opts: &GoldOptions, out: &mut GoldSeriesOutcome) 
     let key = out.key.clone();
     let qpath = key.quality_file();
     let qbytes = store.get(&qpath).map_err(store_err(store, &qpath))?;
-    let silver_days: Vec<QualityRow> = read_quality(&store.url_of(&qpath), qbytes)?;
+    let mut silver_days: Vec<QualityRow> = read_quality(&store.url_of(&qpath), qbytes)?;
+    silver_days.sort_by_key(|r| r.date);
+    silver_days.dedup_by_key(|r| r.date);
     out.days = silver_days.len();
     out.rows = silver_days.iter().map(|r| r.rows).sum();
     out.first_open_time = silver_days
@@ -331,7 +332,13 @@ fn build_series(store: &Store, opts: &GoldOptions, out: &mut GoldSeriesOutcome) 
         .find(|r| r.rows > 0)
         .map(|r| r.last_open_time);
 
-    let old = old_state(store, &key, opts.full)?;
+    // With `full` the fingerprints are ignored (and an unreadable state is replaced), but the
+    // state still names the committed days, so gold days silver no longer has are removed.
+    let old = match old_state(store, &key) {
+        Ok(s) => s,
+        Err(_) if opts.full => GoldState::default(),
+        Err(e) => return Err(e),
+    };
     let mut prev = String::new();
     let mut fps: Vec<(NaiveDate, String)> = Vec::with_capacity(silver_days.len());
     for r in &silver_days {
@@ -715,6 +722,9 @@ fn write_gold_day(
         .map_err(err)?
         .set_dictionary_enabled(false)
         .set_column_dictionary_enabled(ColumnPath::from("symbol"), true)
+        .set_statistics_enabled(EnabledStatistics::None)
+        .set_column_statistics_enabled(ColumnPath::from("open_time"), EnabledStatistics::Chunk)
+        .set_column_statistics_enabled(ColumnPath::from("close_time"), EnabledStatistics::Chunk)
         .set_key_value_metadata(Some(vec![
             KeyValue::new("hermes.gold.fingerprint".into(), fingerprint.to_string()),
             KeyValue::new("hermes.gold.feature_set".into(), FEATURE_SET.to_string()),
