@@ -141,10 +141,16 @@ pub struct SelectorError {
     pub source: strategies::Error,
 }
 
+/// Where Smart Momentum's indicator values come from.
+enum SmartSource {
+    /// Its own streaming indicators over the bars (live, plain backtests).
+    Bars(SmartMomentum),
+    /// The feature tape: the rule and this symbol's cursor in the tape.
+    Tape(SmartMomentumRule, usize),
+}
+
 struct SymbolState {
-    smart: Option<SmartMomentum>,
-    /// Smart Momentum on the feature tape: its rule and the symbol's cursor in the tape.
-    smart_tape: Option<(SmartMomentumRule, usize)>,
+    smart: Option<SmartSource>,
     ema: Option<EmaCross>,
     breakout: Option<Breakout>,
     reversion: Option<ZScoreReversion>,
@@ -184,21 +190,16 @@ impl StrategySelector {
         let mut symbols = Vec::with_capacity(n_symbols);
         for _ in 0..n_symbols {
             let e = |e: strategies::Error| e.to_string();
-            let smart = config.kind == StrategyPolicy::SmartMomentum;
-            let taped = smart && config.feature_tape.is_some();
             symbols.push(SymbolState {
-                smart: if smart && !taped {
-                    Some(SmartMomentum::new(config.smart_momentum).map_err(e)?)
-                } else {
-                    None
-                },
-                smart_tape: if taped {
-                    Some((
+                smart: match (config.kind, &config.feature_tape) {
+                    (StrategyPolicy::SmartMomentum, None) => Some(SmartSource::Bars(
+                        SmartMomentum::new(config.smart_momentum).map_err(e)?,
+                    )),
+                    (StrategyPolicy::SmartMomentum, Some(_)) => Some(SmartSource::Tape(
                         SmartMomentumRule::new(&config.smart_momentum).map_err(e)?,
                         0,
-                    ))
-                } else {
-                    None
+                    )),
+                    _ => None,
                 },
                 ema: if config.kind == StrategyPolicy::EmaCross {
                     Some(EmaCross::new(config.ema_cross).map_err(e)?)
@@ -271,20 +272,27 @@ impl StrategySelector {
             }
         };
         let mut raw = [Raw::None; 5];
-        if let Some(g) = st.smart.as_mut() {
-            raw[0] = g.update(h, l, c).map_err(err("smart_momentum"))?;
-        } else if let (Some((rule, cursor)), Some(tape)) =
-            (st.smart_tape.as_mut(), self.config.feature_tape.as_deref())
-        {
-            let start = bar.ohlcv.start_ns();
-            let inputs = tape.lookup(bar.symbol, start, cursor).ok_or_else(|| {
-                err("smart_momentum")(strategies::Error::InvalidData {
-                    what: "feature tape",
-                    index: *cursor,
-                    reason: format!("no features for the bar starting at {start}"),
-                })
-            })?;
-            raw[0] = rule.update(inputs);
+        match st.smart.as_mut() {
+            None => {}
+            Some(SmartSource::Bars(g)) => {
+                raw[0] = g.update(h, l, c).map_err(err("smart_momentum"))?;
+            }
+            Some(SmartSource::Tape(rule, cursor)) => {
+                let start = bar.ohlcv.start_ns();
+                let inputs = self
+                    .config
+                    .feature_tape
+                    .as_deref()
+                    .and_then(|tape| tape.lookup(bar.symbol, start, cursor))
+                    .ok_or_else(|| {
+                        err("smart_momentum")(strategies::Error::InvalidData {
+                            what: "feature tape",
+                            index: *cursor,
+                            reason: format!("no features for the bar starting at {start}"),
+                        })
+                    })?;
+                raw[0] = rule.update(inputs);
+            }
         }
         if let Some(g) = st.ema.as_mut() {
             raw[1] = g.update(h, l, c).map_err(err("ema_cross"))?;
