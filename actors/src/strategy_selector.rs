@@ -141,7 +141,9 @@ pub struct SelectorError {
     pub source: strategies::Error,
 }
 
-/// Where Smart Momentum's indicator values come from.
+/// Where Smart Momentum's indicator values come from. One per symbol, so the size difference
+/// costs nothing; boxing the streaming generator would put a pointer chase on the live path.
+#[allow(clippy::large_enum_variant)]
 enum SmartSource {
     /// Its own streaming indicators over the bars (live, plain backtests).
     Bars(SmartMomentum),
