@@ -13,8 +13,8 @@
 //! - [`silver`]: bronze → silver klines (polars), committed by the series' quality table;
 //! - [`quality`]: the per-day quality rules and the quality table;
 //! - [`gold`]: silver → gold (features from `strategies`), committed by the series' state;
-//! - [`features`]: gold_test (experimental feature columns by spec) and the gold ⋈ gold_test
-//!   read path;
+//! - [`features`]: test feature specs and their columns (`strategies` indicators);
+//! - [`gold_test`]: the gold_test layer and the gold ⋈ gold_test read path;
 //! - [`error`]: the error type, [`LakeError`].
 //!
 //! Reads no clock and opens no network connection beyond the [`crate::Store`] it is given.
@@ -24,6 +24,7 @@ pub mod csvparse;
 pub mod error;
 pub mod features;
 pub mod gold;
+pub mod gold_test;
 pub mod ledger;
 pub mod quality;
 pub mod schema;
@@ -37,13 +38,14 @@ pub use bronze::{
 };
 pub use csvparse::{MarketFrom, MarketHint};
 pub use error::LakeError;
-pub use features::{
-    FeatureValues, GoldTestOptions, GoldTestOutcome, GoldTestSummary, TestFeature, TestFeatureSpec,
-    build_gold_test, compile_features, read_features, silver_series,
-};
+pub use features::{FeatureValues, TestFeature, TestFeatureSpec, compile_features};
 pub use gold::{
     FEATURE_SET, GOLD_FILE, GOLD_STATE_FILE, GoldOptions, GoldSeriesOutcome, GoldState,
     GoldSummary, RETURN_COLUMNS, build_gold, gold_schema,
+};
+pub use gold_test::{
+    GoldTestOptions, GoldTestOutcome, GoldTestSummary, build_gold_test, read_features,
+    silver_series,
 };
 pub use ledger::{ChecksumStatus, LEDGER_DIR, Ledger, LedgerEntry, bronze_orphans, read_ledger};
 pub use quality::{
