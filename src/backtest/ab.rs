@@ -226,9 +226,16 @@ fn inputs(
     symbol: &str,
     variant: &str,
 ) -> Result<Vec<SmartMomentumInputs>> {
+    // A's columns follow from the strategy's parameters; B's from `[ab]` (or A's).
+    const A_KEYS: [&str; 4] = [
+        "strategy.smart_momentum.ema_fast",
+        "strategy.smart_momentum.ema_slow",
+        "strategy.smart_momentum.rsi_period",
+        "strategy.smart_momentum.supertrend_period",
+    ];
     let key = |i: usize| {
         if variant == "A" {
-            format!("A's {}", INPUTS[i])
+            format!("A's column for {}", A_KEYS[i])
         } else {
             format!("ab.{}", INPUTS[i])
         }
