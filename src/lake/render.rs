@@ -5,7 +5,9 @@
 
 use std::fmt::Write;
 
-use replay::lake::{GapSpan, GoldSummary, GoldTestSummary, IngestOutcome, SilverSummary};
+use replay::lake::{
+    Category, GapSpan, GoldSummary, GoldTestSummary, IngestOutcome, SeriesOutcome, SilverSummary,
+};
 use serde_json::{Value, json};
 
 use crate::timeparse::format_timestamp;
@@ -94,8 +96,9 @@ fn gap_text(g: Option<GapSpan>) -> String {
     )
 }
 
-/// The silver quality table: one row per series (totals over its days), then skipped series,
-/// `FAILED` lines and a totals line.
+/// The silver quality tables: one row per klines series (totals over its days), then (when
+/// there are any) one row per trades/aggTrades series ([`trade_table`]), `FAILED` lines and a
+/// totals line.
 #[must_use]
 pub fn silver_table(summary: &SilverSummary, root: &str) -> String {
     const HEAD: [&str; 15] = [
@@ -116,7 +119,8 @@ pub fn silver_table(summary: &SilverSummary, root: &str) -> String {
         "longest gap",
     ];
     let mut table: Vec<Vec<String>> = vec![HEAD.iter().map(|h| (*h).to_string()).collect()];
-    for s in summary.series.iter().filter(|s| s.skipped.is_none()) {
+    let is_klines = |s: &&SeriesOutcome| s.key.category == Category::Klines;
+    for s in summary.series.iter().filter(is_klines) {
         let q = &s.quality;
         table.push(vec![
             s.key.to_string(),
@@ -146,6 +150,11 @@ pub fn silver_table(summary: &SilverSummary, root: &str) -> String {
         })
         .collect();
     let mut out = String::new();
+    let trades = summary.series.len() - (table.len() - 1);
+    if trades > 0 && table.len() == 1 {
+        // Trade series only: no empty klines table.
+        table.clear();
+    }
     for row in &table {
         let mut line = String::new();
         for (c, cell) in row.iter().enumerate() {
@@ -161,27 +170,67 @@ pub fn silver_table(summary: &SilverSummary, root: &str) -> String {
         }
         let _ = writeln!(out, "{}", line.trim_end());
     }
+    if trades > 0 {
+        out.push_str(&trade_table(summary));
+    }
     for s in &summary.series {
-        if let Some(why) = &s.skipped {
-            let _ = writeln!(out, "skipped  {}: {why}", s.key);
-        }
         for e in &s.failures {
             let _ = writeln!(out, "FAILED   {}: {e}", s.key);
         }
     }
-    let built = summary
-        .series
-        .iter()
-        .filter(|s| s.skipped.is_none())
-        .count();
     let _ = write!(
         out,
-        "lake silver in {root}: {built} series, {} day(s) written, {} unchanged, {} failed",
+        "lake silver in {root}: {} series, {} day(s) written, {} unchanged, {} failed",
+        summary.series.len(),
         summary.days_written(),
         summary.days_unchanged(),
         summary.failures().count()
     );
     out
+}
+
+/// The trades/aggTrades quality table: one row per series (totals over its days; id gaps
+/// include those across midnight), first and last trade time.
+fn trade_table(summary: &SilverSummary) -> String {
+    const HEAD: [&str; 13] = [
+        "series",
+        "days",
+        "rows",
+        "dups",
+        "conflicts",
+        "invalid",
+        "out_of_order",
+        "id_gaps",
+        "missing_ids",
+        "written",
+        "unchanged",
+        "first trade",
+        "last trade",
+    ];
+    let mut table: Vec<Vec<String>> = vec![HEAD.iter().map(|h| (*h).to_string()).collect()];
+    for s in summary
+        .series
+        .iter()
+        .filter(|s| s.key.category != Category::Klines)
+    {
+        let q = &s.trade_quality;
+        table.push(vec![
+            s.key.to_string(),
+            q.days.to_string(),
+            q.rows.to_string(),
+            q.duplicates.to_string(),
+            q.conflicts.to_string(),
+            q.invalid_rows.to_string(),
+            q.out_of_order.to_string(),
+            q.id_gaps.to_string(),
+            q.missing_ids.to_string(),
+            s.days_written.to_string(),
+            s.days_unchanged.to_string(),
+            time_text(q.first_time),
+            time_text(q.last_time),
+        ]);
+    }
+    align(&table)
 }
 
 /// The silver run as JSON: totals, and per series its quality totals and per-day rows.
@@ -191,20 +240,26 @@ pub fn silver_json(summary: &SilverSummary, root: &str) -> Value {
         .series
         .iter()
         .map(|s| {
-            json!({
+            let mut v = json!({
                 "series": s.key.to_string(),
                 "market": s.key.market.as_str(),
                 "category": s.key.category.as_str(),
                 "symbol": s.key.symbol,
                 "interval": s.key.interval,
-                "skipped": s.skipped,
                 "days_written": s.days_written,
                 "days_unchanged": s.days_unchanged,
                 "quality_written": s.quality_written,
                 "failures": s.failures.iter().map(ToString::to_string).collect::<Vec<_>>(),
-                "quality": s.quality,
-                "days": s.days,
-            })
+            });
+            // Klines and trade series have their own quality fields (see `replay::lake`).
+            if s.key.category == Category::Klines {
+                v["quality"] = json!(s.quality);
+                v["days"] = json!(s.days);
+            } else {
+                v["quality"] = json!(s.trade_quality);
+                v["days"] = json!(s.trade_days);
+            }
+            v
         })
         .collect();
     json!({

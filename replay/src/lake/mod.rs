@@ -1,8 +1,8 @@
 //! The Medallion lake ETL: `ingest` — Binance public-data files (klines, trades, aggTrades;
 //! daily or monthly; zip with `.CHECKSUM` or plain CSV) into the bronze layer, committed by a
-//! per-sha256 ledger — `silver` — typed, deduplicated, sorted klines per series-day with a
-//! quality report — and `gold` — silver with the standard features and returns, computed over
-//! each whole series.
+//! per-sha256 ledger — `silver` — typed, deduplicated, sorted klines, trades and aggTrades per
+//! series-day with a quality report — and `gold` — silver klines with the standard features
+//! and returns, computed over each whole series.
 //!
 //! - [`source`]: file names, markets, checksums, time units;
 //! - [`schema`]: the columns of each kind per market;
@@ -11,7 +11,9 @@
 //! - [`bronze`]: the ingest flow and the bronze file format;
 //! - [`ledger`]: the commit record;
 //! - [`silver`]: bronze → silver klines (polars), committed by the series' quality table;
+//! - [`silver_trades`]: bronze → silver trades and aggTrades (polars), same commit;
 //! - [`quality`]: the per-day quality rules and the quality table;
+//! - [`trade_quality`]: the trade series' quality rules (id gaps) and table;
 //! - [`gold`]: silver → gold (features from `strategies`), committed by the series' state;
 //! - [`features`]: test feature specs and their columns (`strategies` indicators);
 //! - [`gold_test`]: the gold_test layer and the gold ⋈ gold_test read path;
@@ -29,7 +31,9 @@ pub mod ledger;
 pub mod quality;
 pub mod schema;
 pub mod silver;
+pub mod silver_trades;
 pub mod source;
+pub mod trade_quality;
 pub mod zipfile;
 
 pub use bronze::{
@@ -54,6 +58,10 @@ pub use quality::{
 };
 pub use silver::{
     SILVER_FILE, SeriesFilter, SeriesKey, SeriesOutcome, SilverOptions, SilverSummary, build_silver,
+};
+pub use trade_quality::{
+    TradeDayCounts, TradeQualityRow, TradeSeriesQuality, assess_trade_day, link_trade_days,
+    read_trade_quality, write_trade_quality,
 };
 pub use source::{
     Category, Container, Market, Period, SourceKind, TimeUnit, market_from_path, parse_source_name,

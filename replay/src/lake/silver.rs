@@ -32,6 +32,9 @@
 //! is finished by the next, and a run with nothing new writes nothing. A bad bronze file
 //! fails its day (named); the other days and series go on, and the day is retried next run.
 //!
+//! Trades and aggTrades series are built by [`super::silver_trades`] with the same inputs,
+//! precedence and commit.
+//!
 //! Owns the silver plan, format and commit; the quality rules live in [`super::quality`].
 
 use std::collections::BTreeMap;
@@ -58,6 +61,8 @@ use super::quality::{
     link_days, read_quality, write_quality,
 };
 use super::schema::{CellType, spec};
+use super::silver_trades::build_trade_series;
+use super::trade_quality::{TradeQualityRow, TradeSeriesQuality};
 use super::source::{Category, Market};
 use crate::bars::{FileCompression, encode};
 use crate::error::ReplayError;
@@ -72,7 +77,7 @@ pub const SILVER_FILE: &str = "part-0.parquet";
 const SILVER_FORMAT: &str = "hermes-silver-klines-v1";
 
 /// Days whose bronze files are fetched at once (bounded memory, concurrent GETs).
-const DAYS_PER_FETCH: usize = 32;
+pub(super) const DAYS_PER_FETCH: usize = 32;
 
 /// One series of the lake.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -185,14 +190,16 @@ pub struct SeriesOutcome {
     pub days_unchanged: usize,
     /// Whether the quality table was written.
     pub quality_written: bool,
-    /// The series' quality rows after the run, by date.
+    /// A klines series' quality rows after the run, by date (empty for trades).
     pub days: Vec<QualityRow>,
     /// Totals over `days`.
     pub quality: SeriesQuality,
+    /// A trades or aggTrades series' quality rows after the run, by date (empty for klines).
+    pub trade_days: Vec<TradeQualityRow>,
+    /// Totals over `trade_days`.
+    pub trade_quality: TradeSeriesQuality,
     /// Days (or the whole series) that failed; the rest went on.
     pub failures: Vec<LakeError>,
-    /// Set when silver does not build this category (trades, aggTrades): why.
-    pub skipped: Option<String>,
 }
 
 /// What a run did.
@@ -225,14 +232,14 @@ impl SilverSummary {
 
 /// One bronze file of a series-day and its precedence.
 #[derive(Debug, Clone)]
-struct BronzeInput {
-    path: String,
+pub(super) struct BronzeInput {
+    pub(super) path: String,
     sha256: String,
     /// The entry's precedence key, `(ingested_at_ns, version)` (then `sha256`).
     precedence: (i64, u32),
     /// Position in the precedence order of all entries: higher wins on conflicting rows.
     /// Not stable across runs (new entries shift it); the fingerprint uses `precedence`.
-    rank: i64,
+    pub(super) rank: i64,
 }
 
 /// The committed bronze files by series and day.
@@ -279,13 +286,13 @@ fn bronze_inputs(ledger: &Ledger) -> Result<Inputs> {
     Ok(out)
 }
 
-/// sha256 over the silver format and the day's inputs (sorted by path, each with its
-/// precedence key), lower-case hex.
-fn fingerprint(inputs: &[BronzeInput]) -> String {
+/// sha256 over the silver format (`format`: klines' or trades') and the day's inputs (sorted
+/// by path, each with its precedence key), lower-case hex.
+pub(super) fn fingerprint(format: &str, inputs: &[BronzeInput]) -> String {
     let mut sorted: Vec<&BronzeInput> = inputs.iter().collect();
     sorted.sort_by(|a, b| a.path.cmp(&b.path));
     let mut h = Sha256::new();
-    h.update(SILVER_FORMAT.as_bytes());
+    h.update(format.as_bytes());
     for i in sorted {
         let (at, version) = i.precedence;
         h.update(format!("\n{at} {version} {} {}", i.sha256, i.path).as_bytes());
@@ -313,15 +320,16 @@ pub fn build_silver(store: &Store, opts: &SilverOptions) -> Result<SilverSummary
             quality_written: false,
             days: Vec::new(),
             quality: SeriesQuality::default(),
+            trade_days: Vec::new(),
+            trade_quality: TradeSeriesQuality::default(),
             failures: Vec::new(),
-            skipped: None,
         };
-        if outcome.key.category != Category::Klines {
-            outcome.skipped = Some(format!(
-                "silver builds klines only; {} stay in bronze",
-                outcome.key.category
-            ));
-        } else if let Err(e) = build_series(store, opts, &days, &mut outcome) {
+        let built = if outcome.key.category == Category::Klines {
+            build_series(store, opts, &days, &mut outcome)
+        } else {
+            build_trade_series(store, opts, &days, &mut outcome)
+        };
+        if let Err(e) = built {
             outcome.failures.push(e);
         }
         summary.series.push(outcome);
@@ -367,7 +375,7 @@ fn build_series(
     let mut rows: BTreeMap<NaiveDate, QualityRow> = BTreeMap::new();
     let mut todo: Vec<(NaiveDate, &[BronzeInput], String)> = Vec::new();
     for (day, inputs) in days {
-        let fp = fingerprint(inputs);
+        let fp = fingerprint(SILVER_FORMAT, inputs);
         match old.get(day) {
             Some(r) if r.inputs_fingerprint == fp => {
                 rows.insert(*day, r.clone());
@@ -539,7 +547,7 @@ fn check_bronze(file: &str, bytes: &Bytes, market: Market) -> Result<()> {
 }
 
 /// Scan options for one in-memory buffer (no path, so no hive partitions).
-fn scan_args() -> ScanArgsParquet {
+pub(super) fn scan_args() -> ScanArgsParquet {
     ScanArgsParquet {
         hive_options: polars::prelude::HiveOptions::new_disabled(),
         ..ScanArgsParquet::default()
@@ -625,7 +633,7 @@ fn name_bad_file(files: &[(String, &BronzeInput, Bytes)], market: Market) -> Opt
 const ENGINE: Engine = Engine::InMemory;
 
 /// Runs a plan on [`ENGINE`].
-fn run(lf: LazyFrame) -> std::result::Result<DataFrame, PolarsError> {
+pub(super) fn run(lf: LazyFrame) -> std::result::Result<DataFrame, PolarsError> {
     // One plan, one sink: polars returns a single frame (an error, never a panic, if not).
     match lf.collect_with_engine(ENGINE)? {
         QueryResult::Single(df) => Ok(df),
@@ -748,7 +756,8 @@ fn build_day(
     Ok((body, row))
 }
 
-fn day_number(day: NaiveDate) -> i64 {
+/// Days since 1970-01-01 of `day`.
+pub(super) fn day_number(day: NaiveDate) -> i64 {
     i64::from(day.num_days_from_ce()) - 719_163
 }
 
