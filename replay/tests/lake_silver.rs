@@ -1,14 +1,18 @@
 //! `replay::lake` silver on a local lake, on the real Binance files of `shared/data` (see its
 //! PROVENANCE.md): ms and µs sources scaled to ns, the gap and misaligned bars of 2018-02,
 //! overlapping sources and versions deduplicated (newest wins), incremental reruns counted by
-//! the store's IO counters, silver read back by `BarReplay`, and a bad bronze file.
+//! the store's IO counters, silver read back by `BarReplay`, and a bad bronze file; trades and
+//! aggTrades silver (the COIN-M aggTrades day, and a spot trades file made from real trades)
+//! checked against their CSV and read back by `TradeReplay`.
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use arrow_array::cast::AsArray;
-use arrow_array::types::{Float64Type, Int64Type, TimestampNanosecondType};
+use arrow_array::types::{
+    Float64Type, Int64Type, TimestampMillisecondType, TimestampNanosecondType,
+};
 use arrow_array::{Array, RecordBatch};
 use arrow_schema::{DataType, TimeUnit as ArrowTimeUnit};
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
@@ -19,7 +23,7 @@ use replay::lake::{
     GapSpan, IngestOptions, IngestOutcome, LakeError, SeriesFilter, SeriesOutcome, SilverOptions,
     SilverSummary, build_silver, ingest_files,
 };
-use replay::{BarRecord, BarReplay, Layer, ReplaySpec, Store};
+use replay::{BarRecord, BarReplay, Layer, ReplaySpec, Store, TradeRecord, TradeReplay};
 
 #[path = "../../tests/common/data.rs"]
 mod data;
@@ -167,10 +171,11 @@ fn silver_types_and_scales_ms_and_us() {
         ],
     );
     let s = silver(&lake, false);
-    assert_eq!((s.days_written(), s.days_unchanged()), (2, 0));
-    // Trades-like series stay in bronze, said so.
+    assert_eq!((s.days_written(), s.days_unchanged()), (3, 0));
+    // The aggTrades day is built too (its values: `silver_aggtrades_…` below).
     let agg = series(&s, "futures-cm/aggTrades/BTCUSD_PERP/raw");
-    assert!(agg.skipped.as_deref().unwrap().contains("klines only"));
+    assert_eq!((agg.days_written, agg.trade_quality.rows), (1, 105_280));
+    assert!(agg.days.is_empty());
 
     // ms → ns.
     let m = read_batch(
@@ -566,4 +571,313 @@ fn a_bad_bronze_file_is_named_and_other_series_go_on() {
         assert!(matches!(e, LakeError::BadBronze { .. }), "{msg}");
         assert!(msg.contains(&bad) && msg.contains(want), "{msg}");
     }
+}
+
+fn bools(b: &RecordBatch, name: &str) -> Vec<bool> {
+    let c = b.column_by_name(name).expect(name);
+    assert_eq!(c.data_type(), &DataType::Boolean, "{name}");
+    assert_eq!(c.null_count(), 0, "{name}");
+    c.as_boolean().iter().map(|v| v.unwrap()).collect()
+}
+
+fn column_names(b: &RecordBatch) -> Vec<&str> {
+    b.schema_ref()
+        .fields()
+        .iter()
+        .map(|f| f.name().as_str())
+        .collect()
+}
+
+/// Every trade of a silver trade series through `TradeReplay`.
+fn trade_replay(lake: &Lake, market: &str, category: &str, symbol: &str) -> Vec<TradeRecord> {
+    let spec = ReplaySpec {
+        root: lake.store.root().clone(),
+        layer: Layer::Silver,
+        provider: "binance".into(),
+        market: market.into(),
+        category: category.into(),
+        symbols: vec![symbol.into()],
+        interval: "raw".into(),
+        interval_ns: 0,
+        start_ns: None,
+        end_ns: None,
+        chunk_days: 1,
+        prefetch: false,
+    };
+    let mut replay = TradeReplay::open(&lake.store, &spec).unwrap();
+    let mut out: Vec<TradeRecord> = Vec::new();
+    let mut chunk = Vec::new();
+    while replay.next_chunk(&mut chunk).unwrap().is_some() {
+        out.extend_from_slice(&chunk);
+    }
+    let report = replay.into_report();
+    assert!(report.is_clean(), "{report:?}");
+    out
+}
+
+/// `(id gaps, missing ids)` of a set of ids, counted here from the source rows.
+fn id_gaps(ids: &[i64]) -> (u64, u64) {
+    let mut v = ids.to_vec();
+    v.sort_unstable();
+    v.dedup();
+    let steps: Vec<i64> = v.windows(2).map(|w| w[1] - w[0] - 1).filter(|&m| m > 0).collect();
+    (steps.len() as u64, steps.iter().sum::<i64>() as u64)
+}
+
+/// Input rows whose time is before the row above them (file order).
+fn descents(times: &[i64]) -> u64 {
+    times.windows(2).filter(|w| w[1] < w[0]).count() as u64
+}
+
+const AGG_ZIP: &str = "binance_datatool-tommy-ca/data/futures/cm/daily/aggTrades/BTCUSD_PERP/BTCUSD_PERP-aggTrades-2026-05-08.zip";
+const AGG_DAY: &str = "silver/binance/futures-cm/aggTrades/BTCUSD_PERP/raw/year=2026/month=05/day=08/part-0.parquet";
+
+/// The tommy-ca COIN-M aggTrades day (header, 105 280 rows, ms): silver equals the CSV sorted
+/// by (time, id) with `ts` = `transact_time` × 10⁶; its id gaps and out-of-order rows are
+/// those counted here from the CSV; a rerun writes nothing; the same rows under a monthly name
+/// are all duplicates, and a corrected later delivery wins its row.
+#[test]
+fn silver_aggtrades_equal_the_csv_and_count_ids_duplicates_and_conflicts() {
+    let Some(d) = data::data_dir() else { return };
+    let lake = new_lake();
+    let zip = d.join(AGG_ZIP);
+    ingest(&lake, std::slice::from_ref(&zip));
+    let s = silver(&lake, false);
+    let o = series(&s, "futures-cm/aggTrades/BTCUSD_PERP/raw");
+    assert_eq!((o.days_written, o.trade_days.len()), (1, 1));
+
+    // The CSV, parsed here: id, price, quantity, first id, last id, time (ms), is_buyer_maker.
+    let text = unzip_member(&zip);
+    let mut lines = text.lines();
+    assert_eq!(
+        lines.next(),
+        Some("agg_trade_id,price,quantity,first_trade_id,last_trade_id,transact_time,is_buyer_maker")
+    );
+    type Agg = (i64, i64, f64, f64, i64, i64, bool);
+    let rows: Vec<Agg> = lines
+        .map(|l| {
+            let c: Vec<&str> = l.split(',').collect();
+            let t = c[5].parse::<i64>().unwrap() * 1_000_000;
+            (
+                t,
+                c[0].parse().unwrap(),
+                c[1].parse().unwrap(),
+                c[2].parse().unwrap(),
+                c[3].parse().unwrap(),
+                c[4].parse().unwrap(),
+                c[6] == "true",
+            )
+        })
+        .collect();
+    assert_eq!(rows.len(), 105_280);
+    let csv_ids: Vec<i64> = rows.iter().map(|r| r.1).collect();
+    let csv_times: Vec<i64> = rows.iter().map(|r| r.0).collect();
+    // Every row is valid and its id unique: silver keeps them all.
+    assert!(rows.iter().all(|r| r.2 > 0.0 && r.3 > 0.0));
+    let (gaps, missing) = id_gaps(&csv_ids);
+    let ooo = descents(&csv_times);
+    let mut expected = rows.clone();
+    expected.sort_by_key(|r| (r.0, r.1));
+
+    let b = read_batch(&lake.store, AGG_DAY);
+    assert_eq!(
+        column_names(&b),
+        [
+            "ts",
+            "agg_trade_id",
+            "price",
+            "qty",
+            "first_trade_id",
+            "last_trade_id",
+            "is_buyer_maker"
+        ]
+    );
+    assert_eq!(b.num_rows(), 105_280);
+    let ts = times(&b, "ts");
+    let id = ints(&b, "agg_trade_id");
+    let (price, qty) = (floats(&b, "price"), floats(&b, "qty"));
+    let (first, last) = (ints(&b, "first_trade_id"), ints(&b, "last_trade_id"));
+    let maker = bools(&b, "is_buyer_maker");
+    for (i, e) in expected.iter().enumerate() {
+        let got: Agg = (ts[i], id[i], price[i], qty[i], first[i], last[i], maker[i]);
+        assert_eq!(&got, e, "row {i}");
+    }
+    assert_eq!(ts[0], 1_778_198_400_020_000_000);
+
+    let day = &o.trade_days[0];
+    assert_eq!(
+        (day.rows, day.duplicates, day.conflicts, day.invalid_rows),
+        (105_280, 0, 0, 0)
+    );
+    assert_eq!((day.id_gaps, day.missing_ids, day.out_of_order), (gaps, missing, ooo));
+    assert_eq!(
+        (day.first_id, day.last_id),
+        (*csv_ids.iter().min().unwrap(), *csv_ids.iter().max().unwrap())
+    );
+    assert_eq!((day.first_time, day.last_time), (ts[0], ts[105_279]));
+    assert_eq!((day.prev_last_id, day.source_files), (None, 1));
+
+    // TradeReplay reads the silver day: the same trades, in the same order.
+    let replayed = trade_replay(&lake, "futures-cm", "aggTrades", "BTCUSD_PERP");
+    assert_eq!(replayed.len(), 105_280);
+    for (i, r) in replayed.iter().enumerate() {
+        assert_eq!((r.ts_ns, r.price, r.qty), (ts[i], price[i], qty[i]), "row {i}");
+    }
+
+    // Nothing new: nothing written.
+    let before = lake.store.io_counters();
+    let s = silver(&lake, false);
+    assert_eq!(lake.store.io_counters().puts, before.puts);
+    let o = series(&s, "futures-cm/aggTrades/BTCUSD_PERP/raw");
+    assert_eq!((o.days_written, o.days_unchanged, o.quality_written), (0, 1, false));
+
+    // The same rows under the monthly name (a plain CSV, so another sha256): all duplicates.
+    let tmp = tempfile::tempdir().unwrap();
+    let cm = tmp.path().join("futures/cm");
+    std::fs::create_dir_all(&cm).unwrap();
+    let monthly = cm.join("BTCUSD_PERP-aggTrades-2026-05.csv");
+    std::fs::write(&monthly, &text).unwrap();
+    ingest_at(&lake, std::slice::from_ref(&monthly), INGESTED_AT + 1);
+    let s = silver(&lake, false);
+    let o = series(&s, "futures-cm/aggTrades/BTCUSD_PERP/raw");
+    let day = &o.trade_days[0];
+    assert_eq!(
+        (o.days_written, day.rows, day.duplicates, day.conflicts, day.source_files),
+        (1, 105_280, 105_280, 0, 2)
+    );
+    // Out-of-order rows are counted per input file: twice now.
+    assert_eq!((day.id_gaps, day.out_of_order), (gaps, 2 * ooo));
+
+    // A corrected delivery of that name (line 3's price changed), ingested later: version 2.
+    // Its row wins; the other rows of all three files are duplicates.
+    let mut edited: Vec<String> = text.lines().map(str::to_string).collect();
+    let mut cells: Vec<String> = edited[2].split(',').map(str::to_string).collect();
+    assert_eq!(cells[0], "480537904");
+    cells[1] = "80000.5".into();
+    edited[2] = cells.join(",");
+    let v2 = tmp.path().join("v2/futures/cm/BTCUSD_PERP-aggTrades-2026-05.csv");
+    std::fs::create_dir_all(v2.parent().unwrap()).unwrap();
+    std::fs::write(&v2, edited.join("\n") + "\n").unwrap();
+    ingest_at(&lake, &[v2], INGESTED_AT + 2);
+    let s = silver(&lake, false);
+    let day = &series(&s, "futures-cm/aggTrades/BTCUSD_PERP/raw").trade_days[0];
+    // 315 840 rows read: 105 281 distinct, 105 280 kept.
+    assert_eq!(
+        (day.rows, day.duplicates, day.conflicts, day.source_files),
+        (105_280, 210_559, 1, 3)
+    );
+    let b = read_batch(&lake.store, AGG_DAY);
+    let ids = ints(&b, "agg_trade_id");
+    let k = ids.iter().position(|&i| i == 480_537_904).unwrap();
+    assert_eq!(floats(&b, "price")[k], 80_000.5);
+}
+
+/// A Binance spot `trades` CSV made in the test from real trades: shared/data holds no
+/// data.binance.vision spot trades file, so the NautilusTrader sample of real Binance spot
+/// BTCUSDT trades of 2021-01-08 (`nautilus_trader/binance/btcusdt-trades.parquet`, see
+/// PROVENANCE.md) is reshaped into the spot trades layout (headerless `id, price, qty,
+/// quote_qty, time, is_buyer_maker, is_best_match`, ms): `quote_qty` = price × qty and
+/// `is_best_match` = true are derived, not Binance's. Then edited: row 10 repeated, rows 100
+/// and 101 removed (an id gap), a zero-quantity row added (invalid) and rows 50 and 51
+/// swapped when their times differ (out of order). Silver keeps the rest, sorted, and
+/// `TradeReplay` reads it.
+#[test]
+fn silver_spot_trades_from_real_rows_and_trade_replay_reads_them() {
+    let Some(d) = data::data_dir() else { return };
+    let bytes = bytes::Bytes::from(
+        std::fs::read(d.join("nautilus_trader/binance/btcusdt-trades.parquet")).unwrap(),
+    );
+    let b = read_all(bytes);
+    let n = b.num_rows();
+    assert_eq!(n, 2001);
+    let t = b.column_by_name("timestamp").unwrap();
+    let t: Vec<i64> = t.as_primitive::<TimestampMillisecondType>().values().to_vec();
+    let id = ints(&b, "trade_id");
+    let (price, qty) = (floats(&b, "price"), floats(&b, "quantity"));
+    let maker: Vec<bool> = b
+        .column_by_name("buyer_maker")
+        .unwrap()
+        .as_string::<i32>()
+        .iter()
+        .map(|v| v.unwrap() == "True")
+        .collect();
+    // (time ms, id, price, qty, is_buyer_maker) in file order.
+    let mut rows: Vec<(i64, i64, f64, f64, bool)> =
+        (0..n).map(|i| (t[i], id[i], price[i], qty[i], maker[i])).collect();
+    rows.insert(11, rows[10]);
+    rows.drain(101..103);
+    if rows[50].0 != rows[51].0 {
+        rows.swap(50, 51);
+    }
+    let invalid = (rows[5].0, 999_999_999_999, rows[5].2, 0.0, false);
+    rows.push(invalid);
+    let csv: String = rows
+        .iter()
+        .map(|r| format!("{},{},{},{},{},{},true\n", r.1, r.2, r.3, r.2 * r.3, r.0, r.4))
+        .collect();
+    let tmp = tempfile::tempdir().unwrap();
+    let spot = tmp.path().join("spot");
+    std::fs::create_dir_all(&spot).unwrap();
+    let file = spot.join("BTCUSDT-trades-2021-01-08.csv");
+    std::fs::write(&file, csv).unwrap();
+
+    let lake = new_lake();
+    ingest(&lake, &[file]);
+    let s = silver(&lake, false);
+    let o = series(&s, "spot/trades/BTCUSDT/raw");
+    assert_eq!(o.days_written, 1);
+
+    // Expected here: valid rows, unique by id, sorted by (time, id).
+    let ooo = descents(&rows.iter().map(|r| r.0).collect::<Vec<_>>());
+    let mut kept: Vec<_> = rows.iter().copied().filter(|r| r.3 > 0.0).collect();
+    kept.sort_by_key(|r| (r.0, r.1));
+    kept.dedup_by_key(|r| r.1);
+    let (gaps, missing) = id_gaps(&kept.iter().map(|r| r.1).collect::<Vec<_>>());
+    assert!(gaps >= 1 && missing >= 2, "the removed rows leave a gap");
+    assert_eq!(kept.len(), n - 2);
+
+    let day = &o.trade_days[0];
+    assert_eq!(
+        (day.rows, day.duplicates, day.conflicts, day.invalid_rows),
+        (kept.len() as u64, 1, 0, 1)
+    );
+    assert_eq!((day.id_gaps, day.missing_ids, day.out_of_order), (gaps, missing, ooo));
+
+    let b = read_batch(
+        &lake.store,
+        "silver/binance/spot/trades/BTCUSDT/raw/year=2021/month=01/day=08/part-0.parquet",
+    );
+    assert_eq!(
+        column_names(&b),
+        ["ts", "id", "price", "qty", "quote_qty", "is_buyer_maker", "is_best_match"]
+    );
+    let (ts, ids) = (times(&b, "ts"), ints(&b, "id"));
+    let (p, q, qq) = (floats(&b, "price"), floats(&b, "qty"), floats(&b, "quote_qty"));
+    let (m, best) = (bools(&b, "is_buyer_maker"), bools(&b, "is_best_match"));
+    assert_eq!(b.num_rows(), kept.len());
+    for (i, r) in kept.iter().enumerate() {
+        assert_eq!(
+            (ts[i], ids[i], p[i], q[i], qq[i], m[i], best[i]),
+            (r.0 * 1_000_000, r.1, r.2, r.3, r.2 * r.3, r.4, true),
+            "row {i}"
+        );
+    }
+
+    let replayed = trade_replay(&lake, "spot", "trades", "BTCUSDT");
+    assert_eq!(replayed.len(), kept.len());
+    for (r, k) in replayed.iter().zip(&kept) {
+        assert_eq!((r.ts_ns, r.price, r.qty), (k.0 * 1_000_000, k.2, k.3));
+    }
+}
+
+fn read_all(bytes: bytes::Bytes) -> RecordBatch {
+    let mut batches: Vec<RecordBatch> = ParquetRecordBatchReaderBuilder::try_new(bytes)
+        .unwrap()
+        .with_batch_size(1 << 20)
+        .build()
+        .unwrap()
+        .map(|b| b.unwrap())
+        .collect();
+    assert_eq!(batches.len(), 1);
+    batches.remove(0)
 }
