@@ -1,9 +1,11 @@
 //! `hermes lake silver` end to end (the real binary) on the real Binance files of
 //! `shared/data`: the quality table and its JSON, the no-op rerun, a backtest reading the
-//! silver layer, a bad bronze file (exit 65, named), a missing lake (exit 66) and an empty one.
+//! silver layer, a bad bronze file (exit 65, named), a missing lake (exit 66) and an empty one;
+//! the trades table (the COIN-M aggTrades day beside a klines series).
 
 mod common;
 
+use std::io::Read;
 use std::path::Path;
 
 use common::{data_dir, hermes, hermes_err, hermes_ok};
@@ -245,4 +247,124 @@ fn lake_silver_on_a_missing_or_empty_lake() {
         stderr.contains("no bronze series in") && stderr.contains("matches --symbol NOPEUSDT"),
         "{stderr}"
     );
+}
+
+/// The aggTrades series is built and listed in the trades table, its counts equal to those
+/// counted here from the CSV; the klines table stays as it was.
+#[test]
+fn lake_silver_lists_trade_series() {
+    let Some(d) = data_dir() else { return };
+    let tmp = tempfile::tempdir().unwrap();
+    let lake = tmp.path().join("lake");
+    let agg = d.join(
+        "binance_datatool-tommy-ca/data/futures/cm/daily/aggTrades/BTCUSD_PERP/BTCUSD_PERP-aggTrades-2026-05-08.zip",
+    );
+    hermes_ok(&[
+        "lake",
+        "ingest",
+        "--lake",
+        s(&lake),
+        s(&agg),
+        s(&d.join("binance_datatool-lostleaf/BTCUSDT-1m-2020-01-01.zip")),
+    ]);
+    // From the CSV: rows, id gaps and missing ids, rows earlier than the row above.
+    let mut text = String::new();
+    zip::ZipArchive::new(std::fs::File::open(&agg).unwrap())
+        .unwrap()
+        .by_index(0)
+        .unwrap()
+        .read_to_string(&mut text)
+        .unwrap();
+    let rows: Vec<(i64, i64)> = text
+        .lines()
+        .skip(1)
+        .map(|l| {
+            let c: Vec<&str> = l.split(',').collect();
+            (c[0].parse().unwrap(), c[5].parse().unwrap())
+        })
+        .collect();
+    let mut ids: Vec<i64> = rows.iter().map(|r| r.0).collect();
+    ids.sort_unstable();
+    let steps: Vec<i64> = ids
+        .windows(2)
+        .map(|w| w[1] - w[0] - 1)
+        .filter(|&m| m > 0)
+        .collect();
+    let ooo = rows.windows(2).filter(|w| w[1].1 < w[0].1).count();
+
+    let out = hermes_ok(&["lake", "silver", "--lake", s(&lake)]);
+    assert!(out.lines().next().unwrap().contains("misaligned"), "{out}");
+    assert_eq!(
+        row(&out, "spot/klines/BTCUSDT/1m")[1..3],
+        ["1", "1440"],
+        "{out}"
+    );
+    let head = out
+        .lines()
+        .find(|l| l.contains("id_gaps"))
+        .unwrap_or_else(|| panic!("no trades table in:\n{out}"));
+    for h in [
+        "series",
+        "rows",
+        "dups",
+        "out_of_order",
+        "missing_ids",
+        "first trade",
+    ] {
+        assert!(head.contains(h), "{head}");
+    }
+    let a = row(&out, "futures-cm/aggTrades/BTCUSD_PERP/raw");
+    let want = [
+        "futures-cm/aggTrades/BTCUSD_PERP/raw".to_string(),
+        "1".into(),
+        rows.len().to_string(),
+        "0".into(),
+        "0".into(),
+        "0".into(),
+        ooo.to_string(),
+        steps.len().to_string(),
+        steps.iter().sum::<i64>().to_string(),
+        "1".into(),
+        "0".into(),
+        "2026-05-08T00:00:00.020Z".into(),
+    ];
+    assert_eq!(a[..12], want, "{out}");
+    assert!(!out.contains("skipped"), "{out}");
+    assert!(
+        out.ends_with(&format!(
+            "lake silver in {}: 2 series, 2 day(s) written, 0 unchanged, 0 failed\n",
+            s(&lake)
+        )),
+        "{out}"
+    );
+    assert!(
+        lake.join("silver/binance/futures-cm/aggTrades/BTCUSD_PERP/raw/year=2026/month=05/day=08/part-0.parquet")
+            .is_file()
+    );
+
+    // JSON: the trade quality fields per series and per day; the rerun writes nothing.
+    let json = hermes_ok(&[
+        "lake",
+        "silver",
+        "--lake",
+        s(&lake),
+        "--market",
+        "futures-cm",
+        "--json",
+    ]);
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(
+        (v["days_written"].as_u64(), v["days_unchanged"].as_u64()),
+        (Some(0), Some(1))
+    );
+    let series = v["series"].as_array().unwrap();
+    assert_eq!(series.len(), 1);
+    let q = &series[0]["quality"];
+    assert_eq!(q["rows"].as_u64(), Some(rows.len() as u64));
+    assert_eq!(q["id_gaps"].as_u64(), Some(steps.len() as u64));
+    let day = &series[0]["days"][0];
+    assert_eq!(day["date"], "2026-05-08");
+    assert_eq!(day["first_id"].as_i64(), ids.first().copied());
+    assert_eq!(day["last_id"].as_i64(), ids.last().copied());
+    assert!(day.get("expected_rows").is_none(), "{day}");
 }

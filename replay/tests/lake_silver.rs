@@ -620,7 +620,11 @@ fn id_gaps(ids: &[i64]) -> (u64, u64) {
     let mut v = ids.to_vec();
     v.sort_unstable();
     v.dedup();
-    let steps: Vec<i64> = v.windows(2).map(|w| w[1] - w[0] - 1).filter(|&m| m > 0).collect();
+    let steps: Vec<i64> = v
+        .windows(2)
+        .map(|w| w[1] - w[0] - 1)
+        .filter(|&m| m > 0)
+        .collect();
     (steps.len() as u64, steps.iter().sum::<i64>() as u64)
 }
 
@@ -630,7 +634,8 @@ fn descents(times: &[i64]) -> u64 {
 }
 
 const AGG_ZIP: &str = "binance_datatool-tommy-ca/data/futures/cm/daily/aggTrades/BTCUSD_PERP/BTCUSD_PERP-aggTrades-2026-05-08.zip";
-const AGG_DAY: &str = "silver/binance/futures-cm/aggTrades/BTCUSD_PERP/raw/year=2026/month=05/day=08/part-0.parquet";
+const AGG_DAY: &str =
+    "silver/binance/futures-cm/aggTrades/BTCUSD_PERP/raw/year=2026/month=05/day=08/part-0.parquet";
 
 /// The tommy-ca COIN-M aggTrades day (header, 105 280 rows, ms): silver equals the CSV sorted
 /// by (time, id) with `ts` = `transact_time` × 10⁶; its id gaps and out-of-order rows are
@@ -651,7 +656,9 @@ fn silver_aggtrades_equal_the_csv_and_count_ids_duplicates_and_conflicts() {
     let mut lines = text.lines();
     assert_eq!(
         lines.next(),
-        Some("agg_trade_id,price,quantity,first_trade_id,last_trade_id,transact_time,is_buyer_maker")
+        Some(
+            "agg_trade_id,price,quantity,first_trade_id,last_trade_id,transact_time,is_buyer_maker"
+        )
     );
     type Agg = (i64, i64, f64, f64, i64, i64, bool);
     let rows: Vec<Agg> = lines
@@ -709,10 +716,16 @@ fn silver_aggtrades_equal_the_csv_and_count_ids_duplicates_and_conflicts() {
         (day.rows, day.duplicates, day.conflicts, day.invalid_rows),
         (105_280, 0, 0, 0)
     );
-    assert_eq!((day.id_gaps, day.missing_ids, day.out_of_order), (gaps, missing, ooo));
+    assert_eq!(
+        (day.id_gaps, day.missing_ids, day.out_of_order),
+        (gaps, missing, ooo)
+    );
     assert_eq!(
         (day.first_id, day.last_id),
-        (*csv_ids.iter().min().unwrap(), *csv_ids.iter().max().unwrap())
+        (
+            *csv_ids.iter().min().unwrap(),
+            *csv_ids.iter().max().unwrap()
+        )
     );
     assert_eq!((day.first_time, day.last_time), (ts[0], ts[105_279]));
     assert_eq!((day.prev_last_id, day.source_files), (None, 1));
@@ -721,7 +734,11 @@ fn silver_aggtrades_equal_the_csv_and_count_ids_duplicates_and_conflicts() {
     let replayed = trade_replay(&lake, "futures-cm", "aggTrades", "BTCUSD_PERP");
     assert_eq!(replayed.len(), 105_280);
     for (i, r) in replayed.iter().enumerate() {
-        assert_eq!((r.ts_ns, r.price, r.qty), (ts[i], price[i], qty[i]), "row {i}");
+        assert_eq!(
+            (r.ts_ns, r.price, r.qty),
+            (ts[i], price[i], qty[i]),
+            "row {i}"
+        );
     }
 
     // Nothing new: nothing written.
@@ -729,7 +746,10 @@ fn silver_aggtrades_equal_the_csv_and_count_ids_duplicates_and_conflicts() {
     let s = silver(&lake, false);
     assert_eq!(lake.store.io_counters().puts, before.puts);
     let o = series(&s, "futures-cm/aggTrades/BTCUSD_PERP/raw");
-    assert_eq!((o.days_written, o.days_unchanged, o.quality_written), (0, 1, false));
+    assert_eq!(
+        (o.days_written, o.days_unchanged, o.quality_written),
+        (0, 1, false)
+    );
 
     // The same rows under the monthly name (a plain CSV, so another sha256): all duplicates.
     let tmp = tempfile::tempdir().unwrap();
@@ -742,7 +762,13 @@ fn silver_aggtrades_equal_the_csv_and_count_ids_duplicates_and_conflicts() {
     let o = series(&s, "futures-cm/aggTrades/BTCUSD_PERP/raw");
     let day = &o.trade_days[0];
     assert_eq!(
-        (o.days_written, day.rows, day.duplicates, day.conflicts, day.source_files),
+        (
+            o.days_written,
+            day.rows,
+            day.duplicates,
+            day.conflicts,
+            day.source_files
+        ),
         (1, 105_280, 105_280, 0, 2)
     );
     // Out-of-order rows are counted per input file: twice now.
@@ -755,7 +781,9 @@ fn silver_aggtrades_equal_the_csv_and_count_ids_duplicates_and_conflicts() {
     assert_eq!(cells[0], "480537904");
     cells[1] = "80000.5".into();
     edited[2] = cells.join(",");
-    let v2 = tmp.path().join("v2/futures/cm/BTCUSD_PERP-aggTrades-2026-05.csv");
+    let v2 = tmp
+        .path()
+        .join("v2/futures/cm/BTCUSD_PERP-aggTrades-2026-05.csv");
     std::fs::create_dir_all(v2.parent().unwrap()).unwrap();
     std::fs::write(&v2, edited.join("\n") + "\n").unwrap();
     ingest_at(&lake, &[v2], INGESTED_AT + 2);
@@ -791,7 +819,10 @@ fn silver_spot_trades_from_real_rows_and_trade_replay_reads_them() {
     let n = b.num_rows();
     assert_eq!(n, 2001);
     let t = b.column_by_name("timestamp").unwrap();
-    let t: Vec<i64> = t.as_primitive::<TimestampMillisecondType>().values().to_vec();
+    let t: Vec<i64> = t
+        .as_primitive::<TimestampMillisecondType>()
+        .values()
+        .to_vec();
     let id = ints(&b, "trade_id");
     let (price, qty) = (floats(&b, "price"), floats(&b, "quantity"));
     let maker: Vec<bool> = b
@@ -802,8 +833,9 @@ fn silver_spot_trades_from_real_rows_and_trade_replay_reads_them() {
         .map(|v| v.unwrap() == "True")
         .collect();
     // (time ms, id, price, qty, is_buyer_maker) in file order.
-    let mut rows: Vec<(i64, i64, f64, f64, bool)> =
-        (0..n).map(|i| (t[i], id[i], price[i], qty[i], maker[i])).collect();
+    let mut rows: Vec<(i64, i64, f64, f64, bool)> = (0..n)
+        .map(|i| (t[i], id[i], price[i], qty[i], maker[i]))
+        .collect();
     rows.insert(11, rows[10]);
     rows.drain(101..103);
     if rows[50].0 != rows[51].0 {
@@ -813,7 +845,17 @@ fn silver_spot_trades_from_real_rows_and_trade_replay_reads_them() {
     rows.push(invalid);
     let csv: String = rows
         .iter()
-        .map(|r| format!("{},{},{},{},{},{},true\n", r.1, r.2, r.3, r.2 * r.3, r.0, r.4))
+        .map(|r| {
+            format!(
+                "{},{},{},{},{},{},true\n",
+                r.1,
+                r.2,
+                r.3,
+                r.2 * r.3,
+                r.0,
+                r.4
+            )
+        })
         .collect();
     let tmp = tempfile::tempdir().unwrap();
     let spot = tmp.path().join("spot");
@@ -841,7 +883,10 @@ fn silver_spot_trades_from_real_rows_and_trade_replay_reads_them() {
         (day.rows, day.duplicates, day.conflicts, day.invalid_rows),
         (kept.len() as u64, 1, 0, 1)
     );
-    assert_eq!((day.id_gaps, day.missing_ids, day.out_of_order), (gaps, missing, ooo));
+    assert_eq!(
+        (day.id_gaps, day.missing_ids, day.out_of_order),
+        (gaps, missing, ooo)
+    );
 
     let b = read_batch(
         &lake.store,
@@ -849,10 +894,22 @@ fn silver_spot_trades_from_real_rows_and_trade_replay_reads_them() {
     );
     assert_eq!(
         column_names(&b),
-        ["ts", "id", "price", "qty", "quote_qty", "is_buyer_maker", "is_best_match"]
+        [
+            "ts",
+            "id",
+            "price",
+            "qty",
+            "quote_qty",
+            "is_buyer_maker",
+            "is_best_match"
+        ]
     );
     let (ts, ids) = (times(&b, "ts"), ints(&b, "id"));
-    let (p, q, qq) = (floats(&b, "price"), floats(&b, "qty"), floats(&b, "quote_qty"));
+    let (p, q, qq) = (
+        floats(&b, "price"),
+        floats(&b, "qty"),
+        floats(&b, "quote_qty"),
+    );
     let (m, best) = (bools(&b, "is_buyer_maker"), bools(&b, "is_best_match"));
     assert_eq!(b.num_rows(), kept.len());
     for (i, r) in kept.iter().enumerate() {

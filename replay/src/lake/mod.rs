@@ -59,11 +59,11 @@ pub use quality::{
 pub use silver::{
     SILVER_FILE, SeriesFilter, SeriesKey, SeriesOutcome, SilverOptions, SilverSummary, build_silver,
 };
-pub use trade_quality::{
-    TradeDayCounts, TradeQualityRow, TradeSeriesQuality, assess_trade_day, link_trade_days,
-    read_trade_quality, write_trade_quality,
-};
 pub use source::{
     Category, Container, Market, Period, SourceKind, TimeUnit, market_from_path, parse_source_name,
     read_checksum,
+};
+pub use trade_quality::{
+    TradeDayCounts, TradeQualityRow, TradeSeriesQuality, assess_trade_day, link_trade_days,
+    read_trade_quality, write_trade_quality,
 };

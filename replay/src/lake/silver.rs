@@ -62,8 +62,8 @@ use super::quality::{
 };
 use super::schema::{CellType, spec};
 use super::silver_trades::build_trade_series;
-use super::trade_quality::{TradeQualityRow, TradeSeriesQuality};
 use super::source::{Category, Market};
+use super::trade_quality::{TradeQualityRow, TradeSeriesQuality};
 use crate::bars::{FileCompression, encode};
 use crate::error::ReplayError;
 use crate::layout::{Layer, PartitionPath};

@@ -30,22 +30,22 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use arrow_array::{ArrayRef, BooleanArray, Float64Array, Int64Array, RecordBatch};
 use arrow_array::TimestampNanosecondArray;
+use arrow_array::{ArrayRef, BooleanArray, Float64Array, Int64Array, RecordBatch};
 use arrow_schema::{DataType, Field, Schema, TimeUnit as ArrowTimeUnit};
 use bytes::Bytes;
 use chrono::NaiveDate;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use polars::prelude::{
-    DataFrame, Expr, IntoLazy, LazyFrame, PolarsError, ScanSources, SortMultipleOptions,
-    UnionArgs, UniqueKeepStrategy, col, lit, when,
+    DataFrame, Expr, IntoLazy, LazyFrame, PolarsError, ScanSources, SortMultipleOptions, UnionArgs,
+    UniqueKeepStrategy, col, lit, when,
 };
 
 use super::error::{LakeError, Result};
 use super::schema::{CellType, spec};
 use super::silver::{
-    BronzeInput, DAYS_PER_FETCH, SeriesKey, SeriesOutcome, SilverOptions, day_number,
-    fingerprint, run, scan_args,
+    BronzeInput, DAYS_PER_FETCH, SeriesKey, SeriesOutcome, SilverOptions, day_number, fingerprint,
+    run, scan_args,
 };
 use super::source::{Category, Market};
 use super::trade_quality::{
@@ -132,9 +132,7 @@ fn trade_columns(market: Market, category: Category) -> Option<Columns> {
 
 /// The silver name of the id column.
 fn id_name(cols: Columns) -> &'static str {
-    cols.iter()
-        .find(|c| c.2 == Col::Id)
-        .map_or("id", |c| c.0)
+    cols.iter().find(|c| c.2 == Col::Id).map_or("id", |c| c.0)
 }
 
 /// The bronze name of the time column.

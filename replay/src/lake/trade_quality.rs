@@ -420,16 +420,31 @@ mod tests {
             "a".into(),
         );
         assert_eq!((r.rows, r.id_gaps, r.missing_ids), (6, 2, 4));
-        assert_eq!((r.first_id, r.last_id, r.first_time, r.last_time), (10, 19, 1, 6));
+        assert_eq!(
+            (r.first_id, r.last_id, r.first_time, r.last_time),
+            (10, 19, 1, 6)
+        );
         assert_eq!((r.duplicates, r.out_of_order, r.source_files), (4, 1, 2));
         let empty = assess_trade_day(day(9), &[], &[], TradeDayCounts::default(), "b".into());
-        let next = assess_trade_day(day(11), &[25, 26], &[9, 10], TradeDayCounts::default(), "c".into());
+        let next = assess_trade_day(
+            day(11),
+            &[25, 26],
+            &[9, 10],
+            TradeDayCounts::default(),
+            "c".into(),
+        );
         let mut rows = vec![r, empty, next];
         link_trade_days(&mut rows);
         assert_eq!(rows[0].prev_last_id, None);
-        assert_eq!((rows[1].prev_last_id, rows[1].midnight_missing_ids), (Some(19), 0));
+        assert_eq!(
+            (rows[1].prev_last_id, rows[1].midnight_missing_ids),
+            (Some(19), 0)
+        );
         // 19 → 25 over the empty day: 5 ids missing.
-        assert_eq!((rows[2].prev_last_id, rows[2].midnight_missing_ids), (Some(19), 5));
+        assert_eq!(
+            (rows[2].prev_last_id, rows[2].midnight_missing_ids),
+            (Some(19), 5)
+        );
         let q = TradeSeriesQuality::of(&rows);
         assert_eq!(
             (q.days, q.missing_days, q.rows, q.id_gaps, q.missing_ids),
