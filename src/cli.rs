@@ -95,7 +95,9 @@ pub enum LakeCommand {
     /// Build the silver layer from bronze: klines typed (f64 prices and volumes, i64 counts),
     /// times in UTC nanoseconds, deduplicated (the newest source wins) and sorted, one Parquet
     /// file per series-day, and each series' quality report (`_quality.parquet`: completeness,
-    /// gaps, misaligned bars, duplicates, outliers), printed as a table.
+    /// gaps, misaligned bars, duplicates, outliers), printed as a table. Trades and aggTrades
+    /// likewise (deduplicated by id, sorted by time and id; their report counts id gaps and
+    /// out-of-order rows), printed as a second table.
     ///
     /// Only days whose bronze inputs changed since the last run are rebuilt (all with
     /// --full); a run with nothing new writes nothing. A bad bronze file fails its day, named;
@@ -150,7 +152,8 @@ pub struct LakeSilverArgs {
     /// Only this market.
     #[arg(long, value_enum)]
     pub market: Option<SilverMarketArg>,
-    /// Only these kline intervals (repeat or comma-separate), e.g. 1m,1h.
+    /// Only these intervals (repeat or comma-separate), e.g. 1m,1h; `raw` selects the trades
+    /// and aggTrades series.
     #[arg(long = "interval", value_delimiter = ',')]
     pub intervals: Vec<String>,
     /// Rebuild every selected day, even when its inputs did not change.

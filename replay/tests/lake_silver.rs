@@ -938,3 +938,57 @@ fn read_all(bytes: bytes::Bytes) -> RecordBatch {
     assert_eq!(batches.len(), 1);
     batches.remove(0)
 }
+
+/// A bad aggTrades bronze file fails its day, named with the column; nothing is written for
+/// it and the next run tries again.
+#[test]
+fn a_bad_trades_bronze_file_is_named() {
+    let Some(d) = data::data_dir() else { return };
+    let lake = new_lake();
+    ingest(&lake, &[d.join(AGG_ZIP)]);
+    let dir = "bronze/binance/futures-cm/aggTrades/BTCUSD_PERP/raw/year=2026/month=05/day=08";
+    let file = lake.store.list(dir).unwrap()[0].path.clone();
+    let original = lake.store.get(&file).unwrap();
+    let int_flag = lit(1i64)
+        .strict_cast(polars::prelude::DataType::Int64)
+        .alias("is_buyer_maker");
+    for (value, want) in [
+        (
+            int_flag,
+            "column is_buyer_maker has type Int64, expected Boolean",
+        ),
+        (lit("abc").alias("quantity"), "quantity"),
+        (
+            lit("s").alias("_time_unit"),
+            "column ts has values that do not convert (is _time_unit ms or us?)",
+        ),
+    ] {
+        lake.store.put(&file, original.clone()).unwrap();
+        let bad = break_bronze(&lake, dir, value);
+        let s = build_silver(&lake.store, &SilverOptions::default()).unwrap();
+        let o = series(&s, "futures-cm/aggTrades/BTCUSD_PERP/raw");
+        assert_eq!((o.days_written, o.failures.len()), (0, 1));
+        let e = &o.failures[0];
+        let msg = e.to_string();
+        assert!(
+            matches!(e, LakeError::BadBronze { .. }) && e.is_bad_input(),
+            "{msg}"
+        );
+        assert!(msg.contains(&bad) && msg.contains(want), "{msg}");
+        assert!(
+            lake.store
+                .list("silver/binance/futures-cm/aggTrades")
+                .unwrap()
+                .iter()
+                .all(|f| !f.path.ends_with("part-0.parquet")),
+            "no day file"
+        );
+    }
+    // Repaired: the day is built.
+    lake.store.put(&file, original).unwrap();
+    let s = silver(&lake, false);
+    assert_eq!(
+        series(&s, "futures-cm/aggTrades/BTCUSD_PERP/raw").days_written,
+        1
+    );
+}
