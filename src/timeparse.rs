@@ -7,59 +7,15 @@
 //! - a date alone (`2024-01-01`), midnight UTC;
 //! - an integer epoch whose unit is detected from its magnitude: `|v| ≥ 1e17` nanoseconds,
 //!   `≥ 1e14` microseconds, `≥ 1e11` milliseconds, otherwise seconds. Binance spot files
-//!   switched from ms to µs on 2025-01-01, so detection is per value, not per file. An integral
+//!   switched from ms to µs on 2025-01-01, so detection is per value, not per file. The rule is
+//!   [`replay::epoch`]'s, shared with the Parquet decoders and the lake ingest. An integral
 //!   float (`1577836800000.0`) is accepted as the integer it spells.
 //!
 //! Owns parsing and formatting only; it never reads the clock.
 
 use chrono::{DateTime, NaiveDate, NaiveDateTime, SecondsFormat, Utc};
 
-/// The unit an integer epoch was detected to be in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum EpochUnit {
-    /// Seconds.
-    Seconds,
-    /// Milliseconds.
-    Millis,
-    /// Microseconds.
-    Micros,
-    /// Nanoseconds.
-    Nanos,
-}
-
-impl EpochUnit {
-    /// Detects the unit of an epoch value from its magnitude (see the module docs).
-    #[must_use]
-    pub fn detect(v: i64) -> Self {
-        let a = v.unsigned_abs();
-        if a >= 100_000_000_000_000_000 {
-            EpochUnit::Nanos
-        } else if a >= 100_000_000_000_000 {
-            EpochUnit::Micros
-        } else if a >= 100_000_000_000 {
-            EpochUnit::Millis
-        } else {
-            EpochUnit::Seconds
-        }
-    }
-
-    /// Nanoseconds per unit.
-    #[must_use]
-    pub fn nanos(self) -> i64 {
-        match self {
-            EpochUnit::Seconds => 1_000_000_000,
-            EpochUnit::Millis => 1_000_000,
-            EpochUnit::Micros => 1_000,
-            EpochUnit::Nanos => 1,
-        }
-    }
-}
-
-/// Converts an epoch integer of detected unit to nanoseconds; `None` on overflow.
-#[must_use]
-pub fn epoch_to_ns(v: i64) -> Option<i64> {
-    v.checked_mul(EpochUnit::detect(v).nanos())
-}
+pub use replay::epoch_to_ns;
 
 const NAIVE_FORMATS: [&str; 4] = [
     "%Y-%m-%dT%H:%M:%S%.f",

@@ -15,6 +15,7 @@ use parquet::arrow::ProjectionMask;
 use parquet::arrow::arrow_reader::{ParquetRecordBatchReader, ParquetRecordBatchReaderBuilder};
 use parquet::file::reader::ChunkReader;
 
+use crate::epoch::epoch_to_ns;
 use crate::error::{ReplayError, Result};
 
 /// Rows per decoded Arrow batch.
@@ -346,47 +347,4 @@ pub(crate) fn times<'a>(ctx: Ctx<'_>, column: &str, a: &'a dyn Array) -> Result<
         }
         dt => return Err(ctx.bad_type(column, dt)),
     })
-}
-
-/// Converts an integer epoch to nanoseconds, detecting its unit from its magnitude as the
-/// binary's time parser does: `|v| ≥ 1e17` ns, `≥ 1e14` µs, `≥ 1e11` ms, otherwise seconds.
-/// Binance spot files switched from ms to µs on 2025-01-01, so this is decided per value.
-/// `None` on overflow.
-#[inline]
-#[must_use]
-pub fn epoch_to_ns(v: i64) -> Option<i64> {
-    let a = v.unsigned_abs();
-    let k = if a >= 100_000_000_000_000_000 {
-        1
-    } else if a >= 100_000_000_000_000 {
-        1_000
-    } else if a >= 100_000_000_000 {
-        1_000_000
-    } else {
-        1_000_000_000
-    };
-    v.checked_mul(k)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::epoch_to_ns;
-
-    #[test]
-    fn epoch_units_by_magnitude() {
-        // 2020-01-01T00:00:00Z in s, ms, µs, ns.
-        let ns = 1_577_836_800_000_000_000;
-        assert_eq!(epoch_to_ns(1_577_836_800), Some(ns));
-        assert_eq!(epoch_to_ns(1_577_836_800_000), Some(ns));
-        assert_eq!(epoch_to_ns(1_577_836_800_000_000), Some(ns));
-        assert_eq!(epoch_to_ns(ns), Some(ns));
-        // A Binance µs close_time from 2026.
-        assert_eq!(
-            epoch_to_ns(1_778_201_999_999_999),
-            Some(1_778_201_999_999_999_000)
-        );
-        assert_eq!(epoch_to_ns(0), Some(0));
-        // The largest "seconds" value overflows nanoseconds: an error, not a wrap.
-        assert_eq!(epoch_to_ns(99_999_999_999), None);
-    }
 }

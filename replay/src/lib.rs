@@ -5,6 +5,7 @@
 //! depend on the actors crate except through a port trait.
 //!
 //! - [`layout`]: the partition path layout;
+//! - [`epoch`]: the unit of an integer epoch, detected from its magnitude;
 //! - [`store`]: the lake root (local directory or `s3://bucket/prefix`) and a blocking object
 //!   store over it;
 //! - [`bars`], [`trades`]: the record types and their Parquet decoders and writers;
@@ -14,6 +15,7 @@
 
 pub mod bars;
 mod columns;
+pub mod epoch;
 pub mod error;
 pub mod lake;
 pub mod layout;
@@ -26,7 +28,7 @@ pub use bars::{
     BarFileDecoder, BarRecord, DecodeStats, FileCompression, decode_bar_times, decode_bars,
     write_bars_parquet, write_bars_parquet_with,
 };
-pub use columns::epoch_to_ns;
+pub use epoch::{EpochUnit, epoch_to_ns};
 pub use error::{ReplayError, Result};
 pub use layout::{Layer, LayoutError, PartitionPath};
 pub use report::{Counters, Gap, MissingPartition, ReplayReport, SymbolReport};

@@ -1,6 +1,7 @@
 //! What a Binance public-data file is, from its name, its path and its `.CHECKSUM` sidecar:
 //! [`parse_source_name`] (symbol, kind, interval, daily or monthly period, zip or CSV),
-//! [`market_from_path`], [`read_checksum`] and the time-unit rule [`TimeUnit::detect`].
+//! [`market_from_path`], [`read_checksum`] and the time-unit bands [`TimeUnit::detect`] (the
+//! millisecond and microsecond bands of the shared rule in [`crate::epoch`]).
 //! Pure functions; no IO.
 
 use std::fmt;
@@ -10,6 +11,7 @@ use chrono::{Datelike, NaiveDate};
 use serde::{Deserialize, Serialize};
 
 use super::error::{LakeError, Result};
+use crate::epoch::EpochUnit;
 
 /// Kline intervals data.binance.vision publishes (monthly candles are `1mo`).
 pub const KLINE_INTERVALS: [&str; 16] = [
@@ -378,25 +380,26 @@ pub enum TimeUnit {
 }
 
 impl TimeUnit {
-    /// The unit of `v` by magnitude: `[1e11, 1e14)` is milliseconds (1973–5138), `[1e14, 1e17)`
-    /// microseconds (the same thresholds as [`crate::epoch_to_ns`]); anything else (seconds,
-    /// nanoseconds, negative) is `None`.
+    /// The unit of `v` by the shared magnitude rule ([`EpochUnit::detect`]): `[1e11, 1e14)` is
+    /// milliseconds (1973–5138), `[1e14, 1e17)` microseconds. Anything else is `None`: seconds
+    /// and nanoseconds (Binance files hold neither, so such a value means a wrong column) and
+    /// negative values (before 1970, which no Binance file holds).
     #[must_use]
     pub fn detect(v: i64) -> Option<Self> {
-        match v {
-            100_000_000_000..100_000_000_000_000 => Some(TimeUnit::Millis),
-            100_000_000_000_000..100_000_000_000_000_000 => Some(TimeUnit::Micros),
-            _ => None,
+        if v < 0 {
+            return None;
+        }
+        match EpochUnit::detect(v) {
+            EpochUnit::Millis => Some(TimeUnit::Millis),
+            EpochUnit::Micros => Some(TimeUnit::Micros),
+            EpochUnit::Seconds | EpochUnit::Nanos => None,
         }
     }
 
     /// Nanoseconds per unit.
     #[must_use]
     pub fn nanos(self) -> i64 {
-        match self {
-            TimeUnit::Millis => 1_000_000,
-            TimeUnit::Micros => 1_000,
-        }
+        EpochUnit::from(self).nanos()
     }
 
     /// `ms` or `us`, as stored in the `_time_unit` column.
@@ -414,6 +417,15 @@ impl TimeUnit {
         let per_day = 86_400 * (1_000_000_000 / self.nanos());
         let days = v.div_euclid(per_day);
         NaiveDate::from_num_days_from_ce_opt(i32::try_from(days).ok()? + 719_163)
+    }
+}
+
+impl From<TimeUnit> for EpochUnit {
+    fn from(u: TimeUnit) -> Self {
+        match u {
+            TimeUnit::Millis => EpochUnit::Millis,
+            TimeUnit::Micros => EpochUnit::Micros,
+        }
     }
 }
 
@@ -646,6 +658,28 @@ mod tests {
             "nanoseconds"
         );
         assert_eq!(TimeUnit::detect(-1_577_836_800_000), None);
+        // The lake's bands are the shared rule's ms and µs bands, edges included.
+        for v in [
+            99_999_999_999,
+            100_000_000_000,
+            99_999_999_999_999,
+            100_000_000_000_000,
+            99_999_999_999_999_999,
+            100_000_000_000_000_000,
+        ] {
+            let shared = EpochUnit::detect(v);
+            assert_eq!(
+                TimeUnit::detect(v).map(EpochUnit::from),
+                match shared {
+                    EpochUnit::Millis | EpochUnit::Micros => Some(shared),
+                    _ => None,
+                },
+                "{v}"
+            );
+            if let Some(u) = TimeUnit::detect(v) {
+                assert_eq!(v.checked_mul(u.nanos()), crate::epoch_to_ns(v), "{v}");
+            }
+        }
         let d = |y, m, dd| NaiveDate::from_ymd_opt(y, m, dd);
         assert_eq!(TimeUnit::Millis.day_of(1_577_836_800_000), d(2020, 1, 1));
         assert_eq!(TimeUnit::Millis.day_of(1_577_923_199_999), d(2020, 1, 1));
