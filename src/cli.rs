@@ -89,7 +89,9 @@ pub enum LakeCommand {
     /// `--from/--to` as YYYY-MM fetch monthly files, as YYYY-MM-DD daily files (or force one
     /// with --daily/--monthly). Each zip is verified against its sidecar before it gets its
     /// final name; an interrupted download resumes from its .part; files already present with
-    /// the published sha256 are skipped. Exit status after all files: 1 on network or disk
+    /// the published sha256 are skipped. HTTPS_PROXY, HTTP_PROXY, ALL_PROXY and NO_PROXY are
+    /// honoured (a bad value: exit 78). DEST/.hermes-download.lock keeps a second run out of
+    /// DEST (it fails at once, exit 1). Exit status after all files: 1 on network or disk
     /// failure, else 65 if a file is missing on the site or fails its checksum.
     Download(LakeDownloadArgs),
     /// Build the silver layer from bronze: klines typed (f64 prices and volumes, i64 counts),

@@ -1,12 +1,14 @@
 //! `hermes lake download` end to end (the real binary) against a loopback HTTP server that
 //! serves the real data.binance.vision archives of `shared/data` (lostleaf's BTCUSDT 1m daily
 //! zips and their official `.CHECKSUM` sidecars) under the site's layout, with injected faults:
-//! a cut body and its resume, a wrong CHECKSUM, a missing file, a 503, a rerun, then ingest.
+//! a cut body and its resume, a wrong CHECKSUM, a missing file, a 503, a rerun, then ingest;
+//! the proxy variables (the loopback server acting as the proxy) and the DEST lock.
 
 mod common;
 
+use std::io::Write as _;
 use std::path::{Path, PathBuf};
-use std::process::Output;
+use std::process::{Command, Output};
 
 use common::http::FileServer;
 use common::{data_dir, hermes, hermes_err, hermes_ok};
@@ -443,4 +445,177 @@ fn download_rejects_bad_requests() {
     );
     assert!(e.contains("--base-url"), "{e}");
     assert!(!dest.exists());
+}
+
+/// Every proxy variable the binary reads; each proxy test starts from none of them.
+const PROXY_VARS: [&str; 8] = [
+    "HTTP_PROXY",
+    "http_proxy",
+    "HTTPS_PROXY",
+    "https_proxy",
+    "ALL_PROXY",
+    "all_proxy",
+    "NO_PROXY",
+    "no_proxy",
+];
+
+/// Runs `hermes args` with exactly the proxy variables `env`.
+fn hermes_env(args: &[String], env: &[(&str, &str)]) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_hermes"));
+    cmd.args(args);
+    for v in PROXY_VARS {
+        cmd.env_remove(v);
+    }
+    cmd.envs(env.iter().copied());
+    cmd.output().expect("spawn hermes")
+}
+
+/// `download_args` with `--base-url` replaced by `base`.
+fn args_with_base(srv: &FileServer, dest: &Path, day: &str, base: &str) -> Vec<String> {
+    let mut args = download_args(srv, dest, day, day);
+    let last = args.len() - 1;
+    args[last] = base.to_string();
+    args
+}
+
+/// A loopback port nothing listens on (bound, then released).
+fn closed_port() -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    l.local_addr().unwrap().port()
+}
+
+#[test]
+fn download_goes_through_the_proxy_variables() {
+    let Some(d) = data_dir() else { return };
+    let tmp = tempfile::tempdir().unwrap();
+    let day = "2020-01-01";
+    let srv = server(&d, &[day]);
+
+    // HTTP_PROXY: the base host does not resolve (.invalid), so the files can only come through
+    // the proxy, which sees absolute-form requests naming that host.
+    let dest = tmp.path().join("via-proxy");
+    let args = args_with_base(&srv, &dest, day, "http://data.binance.invalid");
+    let out = hermes_env(&args, &[("HTTP_PROXY", &srv.base_url())]);
+    ok(&out);
+    assert_eq!(
+        std::fs::read(dest.join(zip_path(day))).unwrap(),
+        std::fs::read(source(&d, day)).unwrap()
+    );
+    let reqs = srv.requests();
+    assert_eq!(reqs.len(), 2, "{reqs:?}");
+    assert!(
+        reqs.iter()
+            .all(|r| r.proxied_host.as_deref() == Some("data.binance.invalid")),
+        "{reqs:?}"
+    );
+
+    // NO_PROXY: the loopback base is reached directly although HTTP_PROXY names a dead port.
+    let dest = tmp.path().join("no-proxy");
+    let dead = format!("http://127.0.0.1:{}", closed_port());
+    let args = download_args(&srv, &dest, day, day);
+    let out = hermes_env(&args, &[("http_proxy", &dead), ("NO_PROXY", "127.0.0.1")]);
+    ok(&out);
+    let direct = &srv.requests()[reqs.len()..];
+    assert_eq!(direct.len(), 2, "{direct:?}");
+    assert!(
+        direct.iter().all(|r| r.proxied_host.is_none()),
+        "{direct:?}"
+    );
+    assert!(dest.join(zip_path(day)).is_file());
+
+    // HTTPS_PROXY: an https base is tunnelled with CONNECT host:443 through the proxy (which
+    // refuses the tunnel here: a network failure, exit 1, after the bounded retries).
+    let dest = tmp.path().join("https");
+    let before = srv.requests().len();
+    let args = args_with_base(&srv, &dest, day, "https://data.binance.invalid");
+    let out = hermes_env(&args, &[("HTTPS_PROXY", &srv.base_url())]);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let tunnels = &srv.requests()[before..];
+    assert_eq!(tunnels.len(), 4, "1 + 3 retries: {tunnels:?}");
+    assert!(
+        tunnels
+            .iter()
+            .all(|r| r.method == "CONNECT" && r.path == "data.binance.invalid:443"),
+        "{tunnels:?}"
+    );
+}
+
+#[test]
+fn download_rejects_bad_proxy_variables() {
+    let tmp = tempfile::tempdir().unwrap();
+    let srv = FileServer::start();
+    let dest = tmp.path().join("dl");
+    let args = download_args(&srv, &dest, "2020-01-01", "2020-01-01");
+    for (var, value, needle) in [
+        (
+            "HTTPS_PROXY",
+            "socks5://user:secret@127.0.0.1:1080",
+            "socks5:// proxies are not supported",
+        ),
+        ("http_proxy", "http://", "not a URL"),
+        ("ALL_PROXY", "ftp://127.0.0.1:21", "ftp:// proxies"),
+    ] {
+        let out = hermes_env(&args, &[(var, value)]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(78), "{var}={value}: {stderr}");
+        assert!(
+            stderr.contains(&format!("proxy: {var}=")) && stderr.contains(needle),
+            "{stderr}"
+        );
+        assert!(!stderr.contains("secret"), "{stderr}");
+    }
+    assert!(srv.requests().is_empty());
+    assert!(!dest.exists());
+}
+
+#[test]
+fn download_locks_dest() {
+    let Some(d) = data_dir() else { return };
+    let tmp = tempfile::tempdir().unwrap();
+    let day = "2020-01-01";
+    let srv = server(&d, &[day]);
+    let dest = tmp.path().join("dl");
+    std::fs::create_dir_all(&dest).unwrap();
+    let lock = dest.join(".hermes-download.lock");
+    let me = std::process::id();
+
+    // Held (by this test process, as a running download would hold it): fails at once.
+    {
+        let mut held = std::fs::File::create(&lock).unwrap();
+        held.try_lock().unwrap();
+        writeln!(held, "{me}").unwrap();
+        let out = download(&srv, &dest, day, day);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{stderr}");
+        assert!(
+            stderr.contains(&format!("{} is held by pid {me}", lock.display())),
+            "{stderr}"
+        );
+        assert!(srv.requests().is_empty(), "nothing fetched");
+        assert_eq!(std::fs::read_to_string(&lock).unwrap(), format!("{me}\n"));
+    }
+
+    // Stale (a killed run's file, its pid gone, its lock released): taken over with a warning.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_hermes"))
+        .arg("--help")
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let gone = child.id();
+    child.wait().unwrap();
+    std::fs::write(&lock, format!("{gone}\n")).unwrap();
+    let out = download(&srv, &dest, day, day);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    ok(&out);
+    assert!(
+        stderr.contains(&format!("took over {}, left by pid {gone}", lock.display())),
+        "{stderr}"
+    );
+    assert!(dest.join(zip_path(day)).is_file());
+    assert!(!lock.exists(), "removed on success");
+
+    // An error exit (a day the site lacks: 65) removes it too.
+    let out = download(&srv, &dest, "2020-01-02", "2020-01-02");
+    assert_eq!(out.status.code(), Some(65), "{out:?}");
+    assert!(!lock.exists(), "removed on an error exit");
 }

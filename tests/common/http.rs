@@ -1,7 +1,9 @@
 //! A std-only HTTP/1.1 file server on 127.0.0.1 (a free port) for the download tests: serves
 //! registered bodies under URL paths (the data.binance.vision layout), honours
 //! `Range: bytes=N-` (206, or 416 past the end), logs every request, and injects faults: a
-//! body cut after K bytes (once), a status answered once (503 …), a path answering 404.
+//! body cut after K bytes (once), a status answered once (503 …), a path answering 404. It
+//! also answers absolute-form requests (`GET http://host/path`), as an HTTP proxy would, and
+//! logs the host they named.
 //!
 //! One connection at a time, `Connection: close` on every answer; every socket has 5 s
 //! timeouts and the request head is capped, so no loop can hang a test.
@@ -20,8 +22,11 @@ use std::time::Duration;
 pub struct LoggedRequest {
     /// `GET`, `HEAD` …
     pub method: String,
-    /// The path without the leading `/`.
+    /// The path without the leading `/` (for `CONNECT`, the `host:port` asked for).
     pub path: String,
+    /// The `host[:port]` of an absolute-form target (`GET http://host/path`): the request was
+    /// sent to this server as an HTTP proxy. `None` for an origin-form target (`GET /path`).
+    pub proxied_host: Option<String>,
     /// The `Range` header's value, if any.
     pub range: Option<String>,
 }
@@ -150,11 +155,15 @@ fn handle(mut s: TcpStream, state: &Mutex<State>) -> std::io::Result<()> {
     let mut lines = head.split("\r\n");
     let mut first = lines.next().unwrap_or("").split(' ');
     let method = first.next().unwrap_or("").to_string();
-    let path = first
-        .next()
-        .unwrap_or("")
-        .trim_start_matches('/')
-        .to_string();
+    let target = first.next().unwrap_or("");
+    // As a proxy the server is asked for `http://host[:port]/path`: serve `path`.
+    let (proxied_host, path) = match target.strip_prefix("http://") {
+        Some(rest) => {
+            let (host, path) = rest.split_once('/').unwrap_or((rest, ""));
+            (Some(host.to_string()), path.to_string())
+        }
+        None => (None, target.trim_start_matches('/').to_string()),
+    };
     let range = lines.find_map(|l| {
         let (k, v) = l.split_once(':')?;
         k.eq_ignore_ascii_case("range")
@@ -165,6 +174,7 @@ fn handle(mut s: TcpStream, state: &Mutex<State>) -> std::io::Result<()> {
         st.log.push(LoggedRequest {
             method: method.clone(),
             path: path.clone(),
+            proxied_host,
             range: range.clone(),
         });
         let status_once = match st.status_n.get_mut(&path) {

@@ -214,16 +214,28 @@ struct Transfer {
 }
 
 impl Fetcher {
-    /// A fetcher over `base` (e.g. `https://data.binance.vision`, trailing `/` optional).
+    /// A fetcher over `base` (e.g. `https://data.binance.vision`, trailing `/` optional)
+    /// through exactly `proxies` (see [`super::proxy`]; none: direct connections only).
     ///
     /// # Errors
     /// When the HTTP client cannot be built (TLS roots).
-    pub fn new(base: &str, dest: &Path, policy: RetryPolicy) -> anyhow::Result<Self> {
-        let client = Client::builder()
+    pub fn new(
+        base: &str,
+        dest: &Path,
+        policy: RetryPolicy,
+        proxies: Vec<reqwest::Proxy>,
+    ) -> anyhow::Result<Self> {
+        // `no_proxy` turns off reqwest's own reading of the environment, which ignores bad
+        // values silently; the proxies from `super::proxy` are checked.
+        let mut builder = Client::builder()
             .connect_timeout(policy.connect_timeout)
             .timeout(policy.read_timeout)
             .user_agent(concat!("hermes/", env!("CARGO_PKG_VERSION")))
-            .build()?;
+            .no_proxy();
+        for p in proxies {
+            builder = builder.proxy(p);
+        }
+        let client = builder.build()?;
         Ok(Self {
             client,
             base: base.trim_end_matches('/').to_string(),

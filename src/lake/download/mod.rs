@@ -5,12 +5,16 @@
 //! file against its sidecar.
 //!
 //! [`plan`] names the files (pure), [`fetch`] moves and verifies one file (HTTP, retries,
-//! resume, atomic rename); this module runs the plan on `--jobs` threads, prints the summary
-//! table and maps failures onto the exit status: any network or local IO failure → 1, else
-//! any file missing on the site, refused or failing its checksum → 65, else 0.
+//! resume, atomic rename) through the proxies of [`proxy`] (`HTTPS_PROXY`, `HTTP_PROXY`,
+//! `NO_PROXY` …), [`lock`] keeps a second run out of the same DEST; this module runs the plan
+//! on `--jobs` threads, prints the summary table and maps failures onto the exit status: a bad
+//! `--base-url` or proxy variable → 78, DEST locked by another run, any network or local IO
+//! failure → 1, else any file missing on the site, refused or failing its checksum → 65, else 0.
 
 pub mod fetch;
+pub mod lock;
 pub mod plan;
+pub mod proxy;
 
 use std::fmt::Write as _;
 use std::io::Write as _;
@@ -76,7 +80,20 @@ pub fn run(a: &LakeDownloadArgs, config_base: &str) -> Result<()> {
         },
     };
     let plan = plan::plan(&req).map_err(|e| BadInput::new(format!("lake download: {e}")))?;
-    let fetcher = Fetcher::new(base, &a.dest, RetryPolicy::default())?;
+    let proxies = proxy::ProxyEnv::from_env()
+        .proxies()
+        .map_err(|e| ConfigError::new(format!("lake download: proxy: {e}")))?;
+    let fetcher = Fetcher::new(base, &a.dest, RetryPolicy::default(), proxies)?;
+    // Held until this function returns, whichever way: the drop removes the lock file.
+    let dest_lock =
+        lock::DestLock::acquire(&a.dest).map_err(|e| anyhow::anyhow!("lake download: {e}"))?;
+    if let Some(pid) = dest_lock.stale_pid() {
+        eprintln!(
+            "lake download: warning: took over {}, left by pid {pid}, which no longer holds it \
+             (an interrupted run; its .part files are resumed)",
+            dest_lock.path().display()
+        );
+    }
     let outcomes = fetch_all(&fetcher, &plan.files, usize::from(a.jobs));
     let (table, failed) = summary(&outcomes, &a.dest.display().to_string());
     let mut out = std::io::stdout().lock();
