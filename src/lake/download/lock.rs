@@ -14,7 +14,6 @@
 use std::fmt;
 use std::fs::{File, OpenOptions, TryLockError};
 use std::io::{Read, Seek, SeekFrom, Write};
-use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 /// The lock file's name inside `DEST`.
@@ -105,7 +104,7 @@ impl DestLock {
             // locked an unlinked file, and a third run may lock the new one. Lock what the
             // path names now.
             let same = match (file.metadata(), std::fs::metadata(&path)) {
-                (Ok(a), Ok(b)) => a.dev() == b.dev() && a.ino() == b.ino(),
+                (Ok(a), Ok(b)) => same_file(&a, &b),
                 _ => false,
             };
             if !same {
@@ -150,6 +149,19 @@ impl Drop for DestLock {
         // Removed while still locked, so no other run can lock this file and then lose it.
         let _ = std::fs::remove_file(&self.path);
     }
+}
+
+/// Whether two metadata describe the same file (device and inode).
+#[cfg(unix)]
+fn same_file(a: &std::fs::Metadata, b: &std::fs::Metadata) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    a.dev() == b.dev() && a.ino() == b.ino()
+}
+
+/// Elsewhere an open file cannot be removed, so the path still names it.
+#[cfg(not(unix))]
+fn same_file(_: &std::fs::Metadata, _: &std::fs::Metadata) -> bool {
+    true
 }
 
 /// The pid written in the lock file, if it holds one.
