@@ -1,5 +1,5 @@
-//! `hermes lake …`: the market-data lake's commands: `ingest` (files → bronze) and `silver`
-//! (bronze → silver and the quality report). The lake logic lives in `replay::lake`; this
+//! `hermes lake …`: the market-data lake's commands: `ingest` (files → bronze), `silver`
+//! (bronze → silver and the quality report), `ls` and `stats` (what the lake holds). The lake logic lives in `replay::lake`; this
 //! module resolves the root (flag, config), walks input directories, drives the progress bar,
 //! prints the summary and maps failures onto exit codes.
 //!
@@ -23,6 +23,7 @@ use replay::{LakeRoot, S3Options, Store};
 use crate::cli::{
     LakeArgs, LakeCommand, LakeIngestArgs, LakeSilverArgs, MarketArg, SilverMarketArg,
 };
+use crate::cli::{LakeLsArgs, LakeStatsArgs, LayerArg};
 use crate::error::{BadInput, NoInput};
 use crate::progress::Progress;
 
@@ -41,6 +42,8 @@ pub fn run(args: &LakeArgs) -> Result<()> {
         LakeCommand::Ingest(a) => ingest(&cfg, a),
         LakeCommand::Download(a) => download::run(a, &cfg.download.base_url),
         LakeCommand::Silver(a) => silver(&cfg, a),
+        LakeCommand::Ls(a) => ls(&cfg, a),
+        LakeCommand::Stats(a) => stats(&cfg, a),
     }
 }
 
@@ -229,4 +232,84 @@ fn silver(cfg: &config::LakeConfig, a: &LakeSilverArgs) -> Result<()> {
     } else {
         Err(BadInput::new(msg))
     }
+}
+
+/// Opens a lake to report on it; `None` for a local root that does not exist (an empty lake).
+fn open_for_catalog(root: &LakeRoot) -> Result<Option<Store>> {
+    if let LakeRoot::Local(dir) = root
+        && !dir.exists()
+    {
+        return Ok(None);
+    }
+    Store::open(root)
+        .map(Some)
+        .with_context(|| format!("cannot open lake {root}"))
+}
+
+/// Fails (exit 1, after the report) when some commit object or footer could not be read.
+fn catalog_problems(cmd: &str, root: &LakeRoot, problems: &[String]) -> Result<()> {
+    if problems.is_empty() {
+        return Ok(());
+    }
+    Err(anyhow::anyhow!(
+        "lake {cmd} in {root}: {} object(s) could not be read: {}",
+        problems.len(),
+        problems.join("; ")
+    ))
+}
+
+fn ls(cfg: &config::LakeConfig, a: &LakeLsArgs) -> Result<()> {
+    let root = LakeRoot::parse(&cfg.root)?;
+    let filter = replay::lake::CatalogFilter {
+        layers: a
+            .layers
+            .iter()
+            .map(|l| match l {
+                LayerArg::Bronze => replay::Layer::Bronze,
+                LayerArg::Silver => replay::Layer::Silver,
+                LayerArg::Gold => replay::Layer::Gold,
+                LayerArg::GoldTest => replay::Layer::GoldTest,
+            })
+            .collect(),
+        symbols: a.symbols.clone(),
+    };
+    let series = match open_for_catalog(&root)? {
+        Some(store) => replay::lake::inventory(&store, &filter)
+            .with_context(|| format!("lake ls in {root}"))?,
+        None => Vec::new(),
+    };
+    let mut out = std::io::stdout().lock();
+    if a.json {
+        let v = serde_json::json!({ "root": root.to_string(), "series": series });
+        writeln!(out, "{}", serde_json::to_string_pretty(&v)?)?;
+    } else {
+        writeln!(out, "{}", render::ls_table(&series, &root.to_string()))?;
+    }
+    out.flush()?;
+    let problems: Vec<String> = series.iter().flat_map(|s| s.problems.clone()).collect();
+    catalog_problems("ls", &root, &problems)
+}
+
+fn stats(cfg: &config::LakeConfig, a: &LakeStatsArgs) -> Result<()> {
+    let root = LakeRoot::parse(&cfg.root)?;
+    let filter = replay::lake::CatalogFilter {
+        layers: Vec::new(),
+        symbols: a.symbols.clone(),
+    };
+    let series = match open_for_catalog(&root)? {
+        Some(store) => {
+            replay::lake::stats(&store, &filter).with_context(|| format!("lake stats in {root}"))?
+        }
+        None => Vec::new(),
+    };
+    let mut out = std::io::stdout().lock();
+    if a.json {
+        let v = serde_json::json!({ "root": root.to_string(), "series": series });
+        writeln!(out, "{}", serde_json::to_string_pretty(&v)?)?;
+    } else {
+        writeln!(out, "{}", render::stats_table(&series, &root.to_string()))?;
+    }
+    out.flush()?;
+    let problems: Vec<String> = series.iter().flat_map(|s| s.problems.clone()).collect();
+    catalog_problems("stats", &root, &problems)
 }

@@ -11,11 +11,13 @@
 //! - [`ledger`]: the commit record;
 //! - [`silver`]: bronze → silver klines (polars), committed by the series' quality table;
 //! - [`quality`]: the per-day quality rules and the quality table;
+//! - [`catalog`]: what the lake holds (`ls`) and per-series figures (`stats`);
 //! - [`error`]: the error type, [`LakeError`].
 //!
 //! Reads no clock and opens no network connection beyond the [`crate::Store`] it is given.
 
 pub mod bronze;
+pub mod catalog;
 pub mod csvparse;
 pub mod error;
 pub mod ledger;
@@ -28,6 +30,10 @@ pub mod zipfile;
 pub use bronze::{
     Failpoint, IngestOptions, IngestOutcome, PROVENANCE_COLUMNS, PROVIDER, bronze_path,
     ingest_files,
+};
+pub use catalog::{
+    BronzeStats, CatalogFilter, LayerStats, RowsFrom, SeriesInventory, SeriesPath, SeriesStats,
+    SilverStats, inventory, stats,
 };
 pub use csvparse::{MarketFrom, MarketHint};
 pub use error::LakeError;
