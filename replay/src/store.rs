@@ -197,6 +197,8 @@ pub struct ObjectEntry {
 pub struct IoCounters {
     /// `list` calls.
     pub lists: u64,
+    /// Objects those calls returned.
+    pub listed: u64,
     /// Objects fetched.
     pub gets: u64,
     /// Bytes fetched.
@@ -212,6 +214,7 @@ pub struct IoCounters {
 #[derive(Default)]
 struct Counters {
     lists: AtomicU64,
+    listed: AtomicU64,
     gets: AtomicU64,
     bytes_read: AtomicU64,
     puts: AtomicU64,
@@ -358,6 +361,7 @@ impl Store {
         let get = |a: &AtomicU64| a.load(Ordering::Relaxed);
         IoCounters {
             lists: get(&c.lists),
+            listed: get(&c.listed),
             gets: get(&c.gets),
             bytes_read: get(&c.bytes_read),
             puts: get(&c.puts),
@@ -439,6 +443,7 @@ impl Store {
             })
             .collect();
         out.sort();
+        Counters::add(&self.inner.counters.listed, out.len() as u64);
         Ok(out)
     }
 
@@ -664,8 +669,8 @@ mod tests {
         assert_eq!(store.list("a/b").unwrap().len(), 1);
         let io = store.clone().io_counters();
         assert_eq!(
-            (io.puts, io.bytes_written, io.lists, io.deletes),
-            (3, 11, 3, 2)
+            (io.puts, io.bytes_written, io.lists, io.listed, io.deletes),
+            (3, 11, 3, 3, 2)
         );
         // One get, a get_many of two and three tails; the failed gets are not counted.
         assert_eq!((io.gets, io.bytes_read), (6, 18));
