@@ -59,8 +59,9 @@ pub enum Command {
 /// `hermes lake …`.
 #[derive(Debug, Args)]
 pub struct LakeArgs {
-    /// Lake root: a directory or s3://bucket/prefix (S3 settings from HERMES_S3_ENDPOINT,
-    /// AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_REGION).
+    /// Lake root: a directory or s3://bucket/prefix (S3 endpoint, region and key id from
+    /// [s3] in the config file or HERMES_S3_ENDPOINT / AWS_ENDPOINT_URL, AWS_REGION,
+    /// AWS_ACCESS_KEY_ID; the secret only from AWS_SECRET_ACCESS_KEY).
     #[arg(long, global = true)]
     pub lake: Option<String>,
     /// Lake configuration file (TOML). Default: config/lake.toml if present.

@@ -167,13 +167,13 @@ impl Default for S3Options {
 }
 
 impl S3Options {
-    /// Reads `HERMES_S3_ENDPOINT`, `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`,
+    /// Reads `HERMES_S3_ENDPOINT` (else `AWS_ENDPOINT_URL`), `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`,
     /// `AWS_SESSION_TOKEN` and `AWS_REGION` (default `us-east-1`); empty values count as unset.
     #[must_use]
     pub fn from_env() -> Self {
         let var = |k: &str| std::env::var(k).ok().filter(|v| !v.trim().is_empty());
         Self {
-            endpoint: var("HERMES_S3_ENDPOINT"),
+            endpoint: var("HERMES_S3_ENDPOINT").or_else(|| var("AWS_ENDPOINT_URL")),
             access_key_id: var("AWS_ACCESS_KEY_ID"),
             secret_access_key: var("AWS_SECRET_ACCESS_KEY"),
             session_token: var("AWS_SESSION_TOKEN"),

@@ -151,7 +151,7 @@ fn s3_failed_ingest_changes_nothing() {
         ingested_at_ns: INGESTED_AT + 1,
         ..IngestOptions::default()
     };
-    let out = ingest_files(&remote, &[corrupt.clone()], &opts, &|_| {}).unwrap();
+    let out = ingest_files(&remote, std::slice::from_ref(&corrupt), &opts, &|_| {}).unwrap();
     assert_eq!(out.len(), 1);
     match &out[0] {
         IngestOutcome::Failed { input, error } => {

@@ -97,7 +97,7 @@ fn failpoint() -> Option<Failpoint> {
 
 fn ingest(cfg: &config::LakeConfig, a: &LakeIngestArgs) -> Result<()> {
     let root = LakeRoot::parse(&cfg.root)?;
-    let store = Store::create(&root, &S3Options::from_env())
+    let store = Store::create(&root, &cfg.s3.options())
         .with_context(|| format!("cannot open lake {root}"))?;
     let inputs = expand_inputs(&a.paths);
     let total: u64 = inputs
@@ -158,7 +158,7 @@ fn ingest(cfg: &config::LakeConfig, a: &LakeIngestArgs) -> Result<()> {
 }
 
 /// Opens an existing lake for a step that reads it (a missing local root is a missing input).
-fn open_existing(root: &LakeRoot) -> Result<Store> {
+fn open_existing(root: &LakeRoot, s3: &S3Options) -> Result<Store> {
     if let LakeRoot::Local(dir) = root
         && !dir.is_dir()
     {
@@ -167,12 +167,12 @@ fn open_existing(root: &LakeRoot) -> Result<Store> {
             dir.display()
         )));
     }
-    Store::open(root).with_context(|| format!("cannot open lake {root}"))
+    Store::open_with(root, s3).with_context(|| format!("cannot open lake {root}"))
 }
 
 fn silver(cfg: &config::LakeConfig, a: &LakeSilverArgs) -> Result<()> {
     let root = LakeRoot::parse(&cfg.root)?;
-    let store = open_existing(&root)?;
+    let store = open_existing(&root, &cfg.s3.options())?;
     let opts = SilverOptions {
         series: SeriesFilter {
             symbols: a.symbols.clone(),
@@ -235,13 +235,13 @@ fn silver(cfg: &config::LakeConfig, a: &LakeSilverArgs) -> Result<()> {
 }
 
 /// Opens a lake to report on it; `None` for a local root that does not exist (an empty lake).
-fn open_for_catalog(root: &LakeRoot) -> Result<Option<Store>> {
+fn open_for_catalog(root: &LakeRoot, s3: &S3Options) -> Result<Option<Store>> {
     if let LakeRoot::Local(dir) = root
         && !dir.exists()
     {
         return Ok(None);
     }
-    Store::open(root)
+    Store::open_with(root, s3)
         .map(Some)
         .with_context(|| format!("cannot open lake {root}"))
 }
@@ -273,7 +273,7 @@ fn ls(cfg: &config::LakeConfig, a: &LakeLsArgs) -> Result<()> {
             .collect(),
         symbols: a.symbols.clone(),
     };
-    let series = match open_for_catalog(&root)? {
+    let series = match open_for_catalog(&root, &cfg.s3.options())? {
         Some(store) => replay::lake::inventory(&store, &filter)
             .with_context(|| format!("lake ls in {root}"))?,
         None => Vec::new(),
@@ -296,7 +296,7 @@ fn stats(cfg: &config::LakeConfig, a: &LakeStatsArgs) -> Result<()> {
         layers: Vec::new(),
         symbols: a.symbols.clone(),
     };
-    let series = match open_for_catalog(&root)? {
+    let series = match open_for_catalog(&root, &cfg.s3.options())? {
         Some(store) => {
             replay::lake::stats(&store, &filter).with_context(|| format!("lake stats in {root}"))?
         }
