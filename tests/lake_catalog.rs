@@ -294,3 +294,35 @@ fn ls_on_empty_or_missing_root() {
     let out = hermes(&["lake", "ls", "--lake", s(&empty), "--layer", "platinum"]);
     assert_eq!(out.status.code(), Some(2));
 }
+
+#[test]
+fn an_unreadable_quality_table_is_a_problem_after_the_table() {
+    let Some(d) = data_dir() else { return };
+    let tmp = tempfile::tempdir().unwrap();
+    let lake = tmp.path().join("lake");
+    let zip = d.join("binance_datatool-lostleaf/BTCUSDT-1m-2020-01-01.zip");
+    hermes_ok(&["lake", "ingest", "--lake", s(&lake), s(&zip)]);
+    hermes_ok(&["lake", "silver", "--lake", s(&lake)]);
+    let quality = lake.join("silver/binance/spot/klines/BTCUSDT/1m/_quality.parquet");
+    std::fs::write(&quality, b"truncated").unwrap();
+    let out = hermes(&["lake", "ls", "--lake", s(&lake)]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    let silver = row(&stdout, "silver ");
+    assert_eq!(
+        (silver[7].as_str(), silver[9].as_str()),
+        ("1", "?"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("PROBLEM  silver spot/klines/BTCUSDT/1m: quality table ")
+            && stdout.contains(s(&quality)),
+        "{stdout}"
+    );
+    let err = hermes_err(&["lake", "stats", "--lake", s(&lake)], 1);
+    assert!(
+        err.contains("1 object(s) could not be read") && err.contains(s(&quality)),
+        "{err}"
+    );
+}
