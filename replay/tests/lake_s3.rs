@@ -1,5 +1,6 @@
 //! The Medallion pipeline on a real S3 server (SeaweedFS on loopback) against local disk: the
-//! same library calls on the same real files (`shared/data`, see its PROVENANCE.md) with the
+//! same library calls on the same real files (`shared/data`, see its PROVENANCE.md: lostleaf
+//! spot zips, alphakit ETHUSDT 1h months, owlacar's USDⓈ-M LTCUSDT 1m month) with the
 //! same `ingested_at_ns` give the same keys and byte-identical objects in every layer, the
 //! same catalog, and a failed ingest leaves an S3 lake unchanged.
 //!
@@ -79,6 +80,7 @@ fn lake_on_seaweedfs_equals_local_disk() {
         d.join("alphakit/spot/ETHUSDT-1h-2021-01.csv"),
         d.join("alphakit/spot/ETHUSDT-1h-2021-02.csv"),
         d.join("alphakit/spot/ETHUSDT-1h-2021-03.csv"),
+        d.join("owlacar-isda/LTCUSDT-1m-2026-02.csv"),
     ];
     let local = new_lake();
     let remote = s3_store(&server, "lakes/parity");
@@ -98,14 +100,15 @@ fn lake_on_seaweedfs_equals_local_disk() {
             .filter(|k| k.starts_with(&format!("{layer}/")))
             .count()
     };
-    // 2 + 90 bronze day files, 2 + 90 silver days and two quality tables, 5 ledger entries.
+    // Bronze day files 2 + 90 + 28, as many silver days and three quality tables, one
+    // ledger entry per input.
     assert_eq!(
         (
             layers(&a, "bronze"),
             layers(&a, "silver"),
             layers(&a, "_ledger")
         ),
-        (92, 94, 5)
+        (120, 123, 6)
     );
     for (k, v) in &a {
         assert!(b[k] == *v, "{k} differs between local disk and S3");
