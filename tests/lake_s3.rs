@@ -126,6 +126,35 @@ fn lake_ls_on_seaweedfs_with_env_credentials_and_config() {
     let st = ok(&run(tmp.path(), &["lake", "stats", "--lake", &root], &env));
     assert!(st.contains("spot/klines/BTCUSDT/1m  2880"), "{st}");
 
+    // Silver does not depend on when the ingest ran: the day files the two runs wrote are
+    // byte-identical (bronze differs only in `_ingested_at`, the quality tables in the
+    // fingerprints that include it).
+    let remote = replay::Store::open_with(
+        &replay::LakeRoot::parse(&root).unwrap(),
+        &replay::S3Options {
+            endpoint: Some(endpoint.clone()),
+            access_key_id: Some(s3::ACCESS_KEY.into()),
+            secret_access_key: Some(s3::SECRET_KEY.into()),
+            session_token: None,
+            region: s3::REGION.into(),
+        },
+    )
+    .unwrap();
+    let days: Vec<String> = remote
+        .list("silver")
+        .unwrap()
+        .into_iter()
+        .map(|e| e.path)
+        .filter(|p| p.ends_with("part-0.parquet"))
+        .collect();
+    assert_eq!(days.len(), 2);
+    for p in &days {
+        assert!(
+            remote.get(p).unwrap() == std::fs::read(local.join(p)).unwrap(),
+            "{p} differs"
+        );
+    }
+
     // Endpoint and key id from [s3] in the config file, the secret from the environment.
     std::fs::create_dir_all(tmp.path().join("config")).unwrap();
     std::fs::write(
