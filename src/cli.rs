@@ -103,6 +103,16 @@ pub enum LakeCommand {
     /// the rest goes on. Exit status: 1 if the store failed, else 65 if a bronze file was bad or
     /// a filter matches no series, 66 if the lake does not exist.
     Silver(LakeSilverArgs),
+    /// Build the gold layer from silver: each klines series with the standard features (EMA
+    /// 12/26, RSI 14, MACD 12/26/9, Bollinger 20/2, ATR 10, SuperTrend 10/3; null during
+    /// warm-up) and one-bar returns (ret_1, log_ret_1), computed over the whole series in
+    /// time order (no restart per day), one Parquet file per series-day.
+    ///
+    /// Only days whose silver inputs — or any earlier day's — changed since the last run are
+    /// rewritten (all with --full); a run with nothing new writes nothing. A bad silver file
+    /// fails its series, named; the rest goes on. Exit status: 1 if the store failed, else 65
+    /// if a silver file was bad or a filter matches no series, 66 if the lake does not exist.
+    Gold(LakeGoldArgs),
     /// What is in the lake: one row per layer and series with its first and last day, days,
     /// files, rows, bytes, bronze source versions and orphans (bronze files no ledger entry
     /// commits).
@@ -155,6 +165,26 @@ pub enum LayerArg {
     /// Experimental features.
     #[value(name = "gold_test", alias = "gold-test")]
     GoldTest,
+}
+
+/// `hermes lake gold`.
+#[derive(Debug, Args)]
+pub struct LakeGoldArgs {
+    /// Only these symbols (repeat the flag or separate with commas). Default: all.
+    #[arg(long = "symbol", value_delimiter = ',')]
+    pub symbols: Vec<String>,
+    /// Only this market.
+    #[arg(long, value_enum)]
+    pub market: Option<SilverMarketArg>,
+    /// Only these kline intervals (repeat or comma-separate), e.g. 1m,1h.
+    #[arg(long = "interval", value_delimiter = ',')]
+    pub intervals: Vec<String>,
+    /// Rewrite every selected day, even when its inputs did not change.
+    #[arg(long)]
+    pub full: bool,
+    /// Print the report as JSON instead of the table.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// `hermes lake silver`.

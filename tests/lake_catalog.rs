@@ -166,6 +166,20 @@ fn ls_lists_series_ranges_rows_bytes_versions() {
         ],
         "{out}"
     );
+
+    // Gold: rows from the day files' footers, every file committed by the state, and stats'
+    // coverage of silver's days.
+    hermes_ok(&["lake", "gold", "--lake", s(&lake)]);
+    let out = hermes_ok(&["lake", "ls", "--lake", s(&lake), "--layer", "gold"]);
+    let gold = row(&out, "gold ");
+    assert_eq!(
+        (at(&gold, "days"), at(&gold, "rows"), at(&gold, "orphans")),
+        ("2".into(), "2880".into(), "0".into()),
+        "{out}"
+    );
+    let out = hermes_ok(&["lake", "stats", "--lake", s(&lake)]);
+    let r = row(&out, "spot/klines/BTCUSDT/1m");
+    assert_eq!(&r[12..], ["2", "100.00%"], "{out}");
 }
 
 #[test]

@@ -389,6 +389,14 @@ pub enum FileCompression {
 
 /// Writer settings shared by the lake's writers.
 fn writer_properties(compression: FileCompression) -> Result<WriterProperties> {
+    Ok(writer_properties_builder(compression)?.build())
+}
+
+/// [`writer_properties`] as a builder, for writers that tune more (gold: dictionaries off
+/// for float columns, key-value metadata).
+pub(crate) fn writer_properties_builder(
+    compression: FileCompression,
+) -> Result<parquet::file::properties::WriterPropertiesBuilder> {
     let c = match compression {
         FileCompression::Lz4Raw => Compression::LZ4_RAW,
         FileCompression::Zstd(level) => {
@@ -400,7 +408,7 @@ fn writer_properties(compression: FileCompression) -> Result<WriterProperties> {
         FileCompression::Snappy => Compression::SNAPPY,
         FileCompression::None => Compression::UNCOMPRESSED,
     };
-    Ok(WriterProperties::builder().set_compression(c).build())
+    Ok(WriterProperties::builder().set_compression(c))
 }
 
 /// Encodes `batch` as one Parquet file.
@@ -409,12 +417,20 @@ pub(crate) fn encode(
     batch: &RecordBatch,
     compression: FileCompression,
 ) -> Result<Bytes> {
+    encode_with(what, batch, writer_properties(compression)?)
+}
+
+/// Encodes `batch` as one Parquet file with explicit writer settings.
+pub(crate) fn encode_with(
+    what: &'static str,
+    batch: &RecordBatch,
+    props: WriterProperties,
+) -> Result<Bytes> {
     let enc = |e: parquet::errors::ParquetError| ReplayError::Encode {
         what,
         reason: e.to_string(),
     };
     let mut buf = Vec::with_capacity(batch.num_rows() * 16 + 1024);
-    let props = writer_properties(compression)?;
     let mut w = ArrowWriter::try_new(&mut buf, batch.schema(), Some(props)).map_err(enc)?;
     w.write(batch).map_err(enc)?;
     w.close().map_err(enc)?;

@@ -386,8 +386,8 @@ fn list_symbol(
                 report.record_ignored(store.url_of(&entry.path));
                 continue;
             };
-            if rest == crate::lake::QUALITY_FILE {
-                // The series' quality table (lake metadata, written by silver).
+            if rest == crate::lake::QUALITY_FILE || rest == crate::lake::GOLD_STATE_FILE {
+                // The series' quality table (silver) or state (gold): lake metadata.
                 continue;
             }
             let parts: Vec<&str> = rest.split('/').collect();

@@ -1,14 +1,15 @@
 //! `replay::lake::catalog` on a local lake built from the real Binance files of `shared/data`
 //! (see its PROVENANCE.md): the inventory of every layer (ranges, rows, bytes, versions,
-//! orphans), what it reads (store IO counters: listings, ledger and quality tables, footers
-//! only for gold), unreadable footers reported per series, and stats equal to the quality
-//! tables.
+//! orphans), what it reads (store IO counters: listings, ledger and quality tables; gold's
+//! state and footers), gold files the state does not commit, unreadable footers reported per
+//! series, and stats equal to the quality tables.
 
 use std::path::PathBuf;
 
 use replay::lake::{
-    CatalogFilter, Failpoint, IngestOptions, IngestOutcome, LEDGER_DIR, RowsFrom, SeriesInventory,
-    SeriesQuality, SilverOptions, build_silver, ingest_files, inventory, read_quality, stats,
+    CatalogFilter, Failpoint, GoldOptions, IngestOptions, IngestOutcome, LEDGER_DIR, RowsFrom,
+    SeriesInventory, SeriesQuality, SilverOptions, build_gold, build_silver, ingest_files,
+    inventory, read_quality, stats,
 };
 use replay::{Layer, Store};
 
@@ -165,23 +166,8 @@ fn gold_rows_come_from_footers_and_a_bad_footer_is_a_problem() {
     let Some((lake, _tmp)) = versioned_lake() else {
         return;
     };
-    // Silver's day files placed in the gold layout (gold itself is built elsewhere): real
-    // Parquet files whose footers say 1440 rows each.
-    let silver_dir = "silver/binance/spot/klines/BTCUSDT/1m";
-    let days: Vec<String> = lake
-        .store
-        .list(silver_dir)
-        .unwrap()
-        .into_iter()
-        .map(|e| e.path)
-        .filter(|p| p.ends_with("part-0.parquet"))
-        .collect();
-    assert_eq!(days.len(), 2);
-    for p in &days {
-        let body = lake.store.get(p).unwrap();
-        let gold = p.replacen("silver/", "gold/", 1);
-        lake.store.put(&gold, body).unwrap();
-    }
+    let g = build_gold(&lake.store, &GoldOptions::default()).unwrap();
+    assert_eq!((g.days_written(), g.failures().count()), (2, 0));
     let gold_filter = CatalogFilter {
         layers: vec![Layer::Gold],
         symbols: vec![],
@@ -190,26 +176,46 @@ fn gold_rows_come_from_footers_and_a_bad_footer_is_a_problem() {
     let inv = inventory(&lake.store, &gold_filter).unwrap();
     let io = lake.store.io_counters();
     let g = find(&inv, Layer::Gold, "BTCUSDT");
-    assert_eq!((g.days, g.files, g.rows), (2, 2, Some(2880)));
+    assert_eq!((g.days, g.files, g.rows, g.orphans), (2, 2, Some(2880), 0));
     assert_eq!(g.rows_from, RowsFrom::Footers);
-    // One listing and one tail read per day file, each at most the probe size.
-    assert_eq!((io.lists - before.lists, io.gets - before.gets), (1, 2));
-    assert!(io.bytes_read - before.bytes_read <= 2 * replay::lake::catalog::FOOTER_PROBE);
+    // One listing; one tail read per day file (at most the probe size) and the state.
+    assert_eq!((io.lists - before.lists, io.gets - before.gets), (1, 3));
+    assert!(
+        io.bytes_read - before.bytes_read
+            <= 2 * replay::lake::catalog::FOOTER_PROBE
+                + lake
+                    .store
+                    .get("gold/binance/spot/klines/BTCUSDT/1m/_state.json")
+                    .unwrap()
+                    .len() as u64
+    );
 
     let st = stats(&lake.store, &CatalogFilter::default()).unwrap();
     let btc = st.iter().find(|s| s.series.symbol == "BTCUSDT").unwrap();
     let gold = btc.gold.as_ref().unwrap();
-    assert_eq!(gold.coverage_pct, Some(100.0));
+    assert_eq!(
+        (gold.days, gold.rows, gold.coverage_pct),
+        (2, Some(2880), Some(100.0))
+    );
     assert!(
-        gold.columns.iter().any(|c| c == "close"),
+        gold.columns.iter().any(|c| c == "rsi_14") && gold.columns.iter().any(|c| c == "close"),
         "{:?}",
         gold.columns
     );
 
-    // A day file that is not Parquet: the series is still listed, rows unknown, named.
-    let bad = days[1].replacen("silver/", "gold/", 1);
+    // A day file the state does not list (as a crashed run leaves): an orphan.
+    let day2 = "gold/binance/spot/klines/BTCUSDT/1m/year=2020/month=01/day=02/part-0.parquet";
+    let body = lake.store.get(day2).unwrap();
     lake.store
-        .put(&bad, bytes::Bytes::from_static(b"not a parquet file"))
+        .put(&day2.replace("day=02", "day=03"), body)
+        .unwrap();
+    let inv = inventory(&lake.store, &gold_filter).unwrap();
+    let g = find(&inv, Layer::Gold, "BTCUSDT");
+    assert_eq!((g.days, g.rows, g.orphans), (3, Some(3 * 1440), 1));
+
+    // A day file that is not Parquet: the series is still listed, rows unknown, named.
+    lake.store
+        .put(day2, bytes::Bytes::from_static(b"not a parquet file"))
         .unwrap();
     let inv = inventory(&lake.store, &gold_filter).unwrap();
     let g = find(&inv, Layer::Gold, "BTCUSDT");

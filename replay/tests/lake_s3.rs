@@ -3,16 +3,13 @@
 //! spot zips, alphakit ETHUSDT 1h months, owlacar's USDⓈ-M LTCUSDT 1m month) with the
 //! same `ingested_at_ns` give the same keys and byte-identical objects in every layer, the
 //! same catalog, and a failed ingest leaves an S3 lake unchanged.
-//!
-//! Gold is not part of the comparison yet: it lands on its own branch (`replay::lake::gold`);
-//! once merged, its layer is compared by the same listing loop (every key under the root).
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use replay::lake::{
-    CatalogFilter, IngestOptions, IngestOutcome, LakeError, SilverOptions, build_silver,
-    ingest_files, inventory, stats,
+    CatalogFilter, GoldOptions, IngestOptions, IngestOutcome, LakeError, SilverOptions, build_gold,
+    build_silver, ingest_files, inventory, stats,
 };
 use replay::{LakeRoot, S3Options, Store};
 
@@ -49,7 +46,7 @@ fn contents(store: &Store) -> BTreeMap<String, bytes::Bytes> {
     keys.into_iter().zip(bodies).collect()
 }
 
-/// Ingest then silver, as `hermes lake ingest` and `hermes lake silver` run them.
+/// Ingest, silver, gold, as `hermes lake ingest`, `silver` and `gold` run them.
 fn pipeline(store: &Store, inputs: &[PathBuf]) -> Vec<String> {
     let opts = IngestOptions {
         ingested_at_ns: INGESTED_AT,
@@ -61,9 +58,16 @@ fn pipeline(store: &Store, inputs: &[PathBuf]) -> Vec<String> {
     }
     let s = build_silver(store, &SilverOptions::default()).unwrap();
     assert_eq!(s.failures().count(), 0);
+    let g = build_gold(store, &GoldOptions::default()).unwrap();
+    assert_eq!(g.failures().count(), 0);
     s.series
         .iter()
         .map(|o| format!("{} {} {:?}", o.key, o.days_written, o.quality))
+        .chain(
+            g.series
+                .iter()
+                .map(|o| format!("{:?}", (&o.key, o.days_written, o.rows))),
+        )
         .collect()
 }
 
@@ -100,15 +104,16 @@ fn lake_on_seaweedfs_equals_local_disk() {
             .filter(|k| k.starts_with(&format!("{layer}/")))
             .count()
     };
-    // Bronze day files 2 + 90 + 28, as many silver days and three quality tables, one
-    // ledger entry per input.
+    // Bronze day files 2 + 90 + 28, as many silver and gold days, three quality tables and
+    // three gold states, one ledger entry per input.
     assert_eq!(
         (
             layers(&a, "bronze"),
             layers(&a, "silver"),
+            layers(&a, "gold"),
             layers(&a, "_ledger")
         ),
-        (120, 123, 6)
+        (120, 123, 123, 6)
     );
     for (k, v) in &a {
         assert!(b[k] == *v, "{k} differs between local disk and S3");
@@ -125,10 +130,12 @@ fn lake_on_seaweedfs_equals_local_disk() {
         stats(&remote, &all).unwrap()
     );
 
-    // A rerun on S3 writes nothing (the quality tables' fingerprints match).
+    // A rerun on S3 writes nothing (the quality tables' and states' fingerprints match).
     let before = remote.io_counters();
     let s = build_silver(&remote, &SilverOptions::default()).unwrap();
     assert_eq!(s.days_written(), 0);
+    let g = build_gold(&remote, &GoldOptions::default()).unwrap();
+    assert_eq!(g.days_written(), 0);
     assert_eq!(remote.io_counters().puts, before.puts);
 }
 
@@ -146,8 +153,8 @@ fn s3_failed_ingest_changes_nothing() {
     let before = contents(&remote);
     assert_eq!(
         before.len(),
-        1 + 1 + 1 + 1,
-        "bronze, ledger, silver day, quality"
+        6,
+        "bronze day, ledger entry, silver day, quality table, gold day, gold state"
     );
     let corrupt = d.join("nautilus_trader/corrupt-as-stored-in-git/ADABTC-1m-2021-11-27.zip");
     let opts = IngestOptions {

@@ -1,5 +1,6 @@
 //! `hermes lake …`: the market-data lake's commands: `ingest` (files → bronze), `silver`
-//! (bronze → silver and the quality report), `ls` and `stats` (what the lake holds). The lake logic lives in `replay::lake`; this
+//! (bronze → silver and the quality report), `gold` (silver → features), `ls` and `stats`
+//! (what the lake holds). The lake logic lives in `replay::lake`; this
 //! module resolves the root (flag, config), walks input directories, drives the progress bar,
 //! prints the summary and maps failures onto exit codes.
 //!
@@ -15,13 +16,13 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use replay::lake::{
-    Failpoint, IngestOptions, IngestOutcome, Market, SeriesFilter, SilverOptions, build_silver,
-    ingest_files,
+    Failpoint, GoldOptions, IngestOptions, IngestOutcome, Market, SeriesFilter, SilverOptions,
+    build_gold, build_silver, ingest_files,
 };
 use replay::{LakeRoot, S3Options, Store};
 
 use crate::cli::{
-    LakeArgs, LakeCommand, LakeIngestArgs, LakeSilverArgs, MarketArg, SilverMarketArg,
+    LakeArgs, LakeCommand, LakeGoldArgs, LakeIngestArgs, LakeSilverArgs, MarketArg, SilverMarketArg,
 };
 use crate::cli::{LakeLsArgs, LakeStatsArgs, LayerArg};
 use crate::error::{BadInput, NoInput};
@@ -42,6 +43,7 @@ pub fn run(args: &LakeArgs) -> Result<()> {
         LakeCommand::Ingest(a) => ingest(&cfg, a),
         LakeCommand::Download(a) => download::run(a, &cfg.download.base_url),
         LakeCommand::Silver(a) => silver(&cfg, a),
+        LakeCommand::Gold(a) => gold(&cfg, a),
         LakeCommand::Ls(a) => ls(&cfg, a),
         LakeCommand::Stats(a) => stats(&cfg, a),
     }
@@ -224,6 +226,70 @@ fn silver(cfg: &config::LakeConfig, a: &LakeSilverArgs) -> Result<()> {
     }
     let msg = format!(
         "lake silver: {} failure(s): {}",
+        failed.len(),
+        failed.join("; ")
+    );
+    if summary.failures().any(|(_, e)| !e.is_bad_input()) {
+        Err(anyhow::anyhow!(msg))
+    } else {
+        Err(BadInput::new(msg))
+    }
+}
+
+fn market(m: SilverMarketArg) -> Market {
+    match m {
+        SilverMarketArg::Spot => Market::Spot,
+        SilverMarketArg::FuturesUm => Market::FuturesUm,
+        SilverMarketArg::FuturesCm => Market::FuturesCm,
+    }
+}
+
+fn gold(cfg: &config::LakeConfig, a: &LakeGoldArgs) -> Result<()> {
+    let root = LakeRoot::parse(&cfg.root)?;
+    let store = open_existing(&root, &cfg.s3.options())?;
+    let opts = GoldOptions {
+        series: SeriesFilter {
+            symbols: a.symbols.clone(),
+            markets: a.market.map(market).into_iter().collect(),
+            intervals: a.intervals.clone(),
+        },
+        full: a.full,
+        ..GoldOptions::default()
+    };
+    let summary = build_gold(&store, &opts).with_context(|| format!("lake gold in {root}"))?;
+    let mut out = std::io::stdout().lock();
+    if a.json {
+        let v = render::gold_json(&summary, &root.to_string());
+        writeln!(out, "{}", serde_json::to_string_pretty(&v)?)?;
+    } else {
+        writeln!(out, "{}", render::gold_table(&summary, &root.to_string()))?;
+    }
+    out.flush()?;
+    let failed: Vec<String> = summary
+        .failures()
+        .map(|(k, e)| format!("{k}: {e}"))
+        .collect();
+    if failed.is_empty() {
+        let mut filters = Vec::new();
+        if !a.symbols.is_empty() {
+            filters.push(format!("--symbol {}", a.symbols.join(",")));
+        }
+        if let Some(m) = opts.series.markets.first() {
+            filters.push(format!("--market {m}"));
+        }
+        if !a.intervals.is_empty() {
+            filters.push(format!("--interval {}", a.intervals.join(",")));
+        }
+        if summary.series.is_empty() && !filters.is_empty() {
+            return Err(BadInput::new(format!(
+                "lake gold: no silver klines series in {root} matches {}",
+                filters.join(" ")
+            )));
+        }
+        return Ok(());
+    }
+    let msg = format!(
+        "lake gold: {} failure(s): {}",
         failed.len(),
         failed.join("; ")
     );

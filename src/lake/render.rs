@@ -1,12 +1,14 @@
 //! Text rendering of `hermes lake` results for stdout: the ingest summary (one line per input
-//! and a totals line), the silver quality table (one row per series) or its JSON, and the
-//! `ls` and `stats` tables.
+//! and a totals line), the silver quality table (one row per series) and the gold table, or
+//! their JSON, and the `ls` and `stats` tables.
 //! Formatting only.
 
 use std::fmt::Write;
 
 use replay::Layer;
-use replay::lake::{GapSpan, IngestOutcome, SeriesInventory, SeriesStats, SilverSummary};
+use replay::lake::{
+    GapSpan, GoldSummary, IngestOutcome, SeriesInventory, SeriesStats, SilverSummary,
+};
 use serde_json::{Value, json};
 
 use crate::timeparse::format_timestamp;
@@ -217,6 +219,99 @@ pub fn silver_json(summary: &SilverSummary, root: &str) -> Value {
     })
 }
 
+/// `YYYY-MM-DDTHH:MM:SSZ` of an optional time, or `-`.
+fn time_text(ns: Option<i64>) -> String {
+    ns.map_or_else(|| "-".to_string(), format_timestamp)
+}
+
+/// Left-aligns the first and the last two columns (names, times), right-aligns the counts
+/// between, two spaces apart.
+fn align(table: &[Vec<String>]) -> String {
+    let cols = table.first().map_or(0, Vec::len);
+    aligned(table, &[0, cols.saturating_sub(2), cols.saturating_sub(1)])
+}
+
+/// The gold table: one row per series (days, written, unchanged, rows, first and last bar),
+/// then `FAILED` lines and a totals line.
+#[must_use]
+pub fn gold_table(summary: &GoldSummary, root: &str) -> String {
+    const HEAD: [&str; 7] = [
+        "series",
+        "days",
+        "written",
+        "unchanged",
+        "rows",
+        "first",
+        "last",
+    ];
+    let mut table: Vec<Vec<String>> = vec![HEAD.iter().map(|h| (*h).to_string()).collect()];
+    for s in &summary.series {
+        table.push(vec![
+            s.key.to_string(),
+            s.days.to_string(),
+            s.days_written.to_string(),
+            s.days_unchanged.to_string(),
+            s.rows.to_string(),
+            time_text(s.first_open_time),
+            time_text(s.last_open_time),
+        ]);
+    }
+    let mut out = align(&table);
+    for s in &summary.series {
+        for e in &s.failures {
+            let _ = writeln!(out, "FAILED   {}: {e}", s.key);
+        }
+    }
+    let _ = write!(
+        out,
+        "lake gold in {root}: {} series, {} day(s) written, {} unchanged, {} failed",
+        summary.series.len(),
+        summary.days_written(),
+        summary.days_unchanged(),
+        summary.failures().count()
+    );
+    out
+}
+
+/// The gold run as JSON: totals and per series its counts and time range.
+#[must_use]
+pub fn gold_json(summary: &GoldSummary, root: &str) -> Value {
+    let series: Vec<Value> = summary
+        .series
+        .iter()
+        .map(|s| {
+            json!({
+                "series": s.key.to_string(),
+                "market": s.key.market.as_str(),
+                "symbol": s.key.symbol,
+                "interval": s.key.interval,
+                "days": s.days,
+                "days_written": s.days_written,
+                "days_unchanged": s.days_unchanged,
+                "days_removed": s.days_removed,
+                "state_written": s.state_written,
+                "rows": s.rows,
+                "first_open_time": s.first_open_time.map(format_timestamp),
+                "last_open_time": s.last_open_time.map(format_timestamp),
+                "columns": replay::lake::gold_schema(s.key.market)
+                    .fields()
+                    .iter()
+                    .map(|f| f.name().clone())
+                    .collect::<Vec<_>>(),
+                "failures": s.failures.iter().map(ToString::to_string).collect::<Vec<_>>(),
+            })
+        })
+        .collect();
+    json!({
+        "root": root,
+        "feature_set": replay::lake::FEATURE_SET,
+        "days_written": summary.days_written(),
+        "days_unchanged": summary.days_unchanged(),
+        "failed": summary.failures().count(),
+        "series": series,
+    })
+}
+
 /// Columns padded to their widest cell; columns in `left` are left-aligned, the rest right.
 fn aligned(table: &[Vec<String>], left: &[usize]) -> String {
     let cols = table.first().map_or(0, Vec::len);
@@ -289,7 +384,11 @@ pub fn ls_table(series: &[SeriesInventory], root: &str) -> String {
             s.bytes.to_string(),
             only_bronze(s.versions),
             only_bronze(s.superseded),
-            only_bronze(s.orphans),
+            if matches!(s.layer, Layer::Bronze | Layer::Gold) {
+                s.orphans.to_string()
+            } else {
+                "-".into()
+            },
         ]);
     }
     let mut out = aligned(&table, &[0, 1, 2, 3, 4]);
@@ -338,8 +437,8 @@ pub fn stats_table(series: &[SeriesStats], root: &str) -> String {
             s.series.to_string(),
             s.rows.map_or_else(|| "?".to_string(), |r| r.to_string()),
             s.bytes.to_string(),
-            or_dash(s.first_ns.map(format_timestamp)),
-            or_dash(s.last_ns.map(format_timestamp)),
+            time_text(s.first_ns),
+            time_text(s.last_ns),
             or_dash(q.map(|q| format!("{:.2}%", q.completeness_pct))),
             or_dash(q.map(|q| q.gaps)),
             or_dash(q.map(|q| q.duplicates)),

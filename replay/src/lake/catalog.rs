@@ -9,7 +9,9 @@
 //!   ingest; invisible to every reader);
 //! - each silver series' **`_quality.parquet`** (silver's commit record): rows, and for
 //!   [`stats`] completeness, gaps, duplicates, misaligned bars, outliers;
-//! - for gold and gold_test, which keep no row counts in a commit object yet, the **Parquet
+//! - each gold series' **`_state.json`** (gold's commit record, day → fingerprint): gold day
+//!   files it does not list are counted as orphans (uncommitted);
+//! - for gold and gold_test, which keep no row counts in a commit object, the **Parquet
 //!   footer** of each day file, fetched with a ranged GET of the file's tail
 //!   ([`FOOTER_PROBE`] bytes, then the exact footer length if it is longer): rows and the
 //!   column names. Data pages are never read.
@@ -27,6 +29,7 @@ use parquet::file::metadata::{FooterTail, ParquetMetaDataReader};
 use serde::Serialize;
 
 use super::error::{LakeError, Result};
+use super::gold::{GOLD_STATE_FILE, GoldState};
 use super::ledger::{LedgerEntry, read_ledger};
 use super::quality::{QUALITY_FILE, QualityRow, SeriesQuality, read_quality};
 use crate::layout::Layer;
@@ -142,7 +145,8 @@ pub struct SeriesInventory {
     /// Bronze: versions a newer version of the same source replaces (kept, unread by silver
     /// where the newer one has the same rows).
     pub superseded: u64,
-    /// Bronze: listed files no committed entry names.
+    /// Listed day files no commit record names: bronze files no ledger entry lists, gold
+    /// files `_state.json` does not list (0 for silver and gold_test).
     pub orphans: u64,
     /// What could not be read (the series is still listed).
     pub problems: Vec<String>,
@@ -580,6 +584,7 @@ pub fn inventory(store: &Store, filter: &CatalogFilter) -> Result<Vec<SeriesInve
             BTreeMap::new()
         };
         for (series, l) in listed {
+            let mut orphans = 0;
             let days = l.days();
             let (first_day, last_day) = first_last(&days);
             let (rows, rows_from, problems) = if layer == Layer::Silver {
@@ -593,7 +598,10 @@ pub fn inventory(store: &Store, filter: &CatalogFilter) -> Result<Vec<SeriesInve
                     None => (None, RowsFrom::Unknown, vec![]),
                 }
             } else {
-                let (rows, _, problems) = layer_rows(store, &l)?;
+                let (rows, _, mut problems) = layer_rows(store, &l)?;
+                if layer == Layer::Gold {
+                    orphans = gold_uncommitted(store, &series, &l, &mut problems)?;
+                }
                 let from = if rows.is_some() {
                     RowsFrom::Footers
                 } else {
@@ -615,12 +623,40 @@ pub fn inventory(store: &Store, filter: &CatalogFilter) -> Result<Vec<SeriesInve
                 versions: 0,
                 latest_version: 0,
                 superseded: 0,
-                orphans: 0,
+                orphans,
                 problems,
             });
         }
     }
     Ok(out)
+}
+
+/// Gold day files the series' `_state.json` (gold's commit record) does not list: left by a
+/// crashed run, or by a run whose state could not be read (a problem). Without a state every
+/// day file is uncommitted.
+fn gold_uncommitted(
+    store: &Store,
+    series: &SeriesPath,
+    l: &Listed,
+    problems: &mut Vec<String>,
+) -> Result<u64> {
+    let committed: BTreeSet<String> = if l.meta.contains_key(GOLD_STATE_FILE) {
+        let path = format!("{}/{GOLD_STATE_FILE}", series.dir(Layer::Gold));
+        let body = store.get(&path).map_err(store_err(store, &path))?;
+        match serde_json::from_slice::<GoldState>(&body) {
+            Ok(state) => state.days.into_keys().collect(),
+            Err(e) => {
+                problems.push(format!("{}: {e}", store.url_of(&path)));
+                return Ok(0);
+            }
+        }
+    } else {
+        BTreeSet::new()
+    };
+    Ok(l.files
+        .keys()
+        .filter(|p| partition_day(p).is_none_or(|d| !committed.contains(&d.to_string())))
+        .count() as u64)
 }
 
 /// Gold or gold_test figures of one listed series.

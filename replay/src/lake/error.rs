@@ -173,6 +173,24 @@ pub enum LakeError {
         /// What is wrong, naming the column.
         reason: String,
     },
+    /// A silver day file that gold cannot use: unreadable, a column missing, of another type
+    /// or with nulls, bars out of time order, or a bar the indicators reject.
+    #[error("silver file {file}: {reason}")]
+    BadSilver {
+        /// The silver object.
+        file: String,
+        /// What is wrong, naming the column or row.
+        reason: String,
+    },
+    /// A series' gold `_state.json` (gold's commit record) cannot be read; `--full`
+    /// rebuilds it.
+    #[error("gold state {file}: {reason} (rebuild the series with --full)")]
+    GoldState {
+        /// The state object.
+        file: String,
+        /// What is wrong.
+        reason: String,
+    },
     /// A series' `_quality.parquet` (silver's commit record) cannot be read; `--full`
     /// rebuilds it.
     #[error("quality table {file}: {reason} (rebuild the series with --full)")]
@@ -202,8 +220,9 @@ pub enum LakeError {
 
 impl LakeError {
     /// Whether the input itself is at fault (fix the file, do not retry): everything but store
-    /// IO, unreadable inputs, ledger or quality-table corruption, polars' internal errors and
-    /// failpoints. (A bad bronze file is bad input of the silver step.)
+    /// IO, unreadable inputs, ledger, quality-table or gold-state corruption, polars' internal
+    /// errors and
+    /// failpoints. (A bad bronze file is bad input of the silver step, a bad silver file of gold.)
     #[must_use]
     pub fn is_bad_input(&self) -> bool {
         !matches!(
@@ -211,6 +230,7 @@ impl LakeError {
             LakeError::Unreadable { .. }
                 | LakeError::Ledger { .. }
                 | LakeError::Quality { .. }
+                | LakeError::GoldState { .. }
                 | LakeError::Polars { .. }
                 | LakeError::Store { .. }
                 | LakeError::Failpoint { .. }
@@ -253,6 +273,8 @@ impl LakeError {
             | LakeError::Store { file, .. }
             | LakeError::BadBronze { file, .. }
             | LakeError::Quality { file, .. }
+            | LakeError::BadSilver { file, .. }
+            | LakeError::GoldState { file, .. }
             | LakeError::Failpoint { file, .. } => file,
             LakeError::Ledger { path, .. } => path,
             LakeError::Polars { what, .. } => what,

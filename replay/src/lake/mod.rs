@@ -1,7 +1,8 @@
 //! The Medallion lake ETL: `ingest` — Binance public-data files (klines, trades, aggTrades;
 //! daily or monthly; zip with `.CHECKSUM` or plain CSV) into the bronze layer, committed by a
-//! per-sha256 ledger — and `silver` — typed, deduplicated, sorted klines per series-day with a
-//! quality report.
+//! per-sha256 ledger — `silver` — typed, deduplicated, sorted klines per series-day with a
+//! quality report — and `gold` — silver with the standard features and returns, computed over
+//! each whole series.
 //!
 //! - [`source`]: file names, markets, checksums, time units;
 //! - [`schema`]: the columns of each kind per market;
@@ -11,6 +12,7 @@
 //! - [`ledger`]: the commit record;
 //! - [`silver`]: bronze → silver klines (polars), committed by the series' quality table;
 //! - [`quality`]: the per-day quality rules and the quality table;
+//! - [`gold`]: silver → gold (features from `strategies`), committed by the series' state;
 //! - [`catalog`]: what the lake holds (`ls`) and per-series figures (`stats`);
 //! - [`error`]: the error type, [`LakeError`].
 //!
@@ -20,6 +22,7 @@ pub mod bronze;
 pub mod catalog;
 pub mod csvparse;
 pub mod error;
+pub mod gold;
 pub mod ledger;
 pub mod quality;
 pub mod schema;
@@ -37,6 +40,10 @@ pub use catalog::{
 };
 pub use csvparse::{MarketFrom, MarketHint};
 pub use error::LakeError;
+pub use gold::{
+    FEATURE_SET, GOLD_FILE, GOLD_STATE_FILE, GoldOptions, GoldSeriesOutcome, GoldState,
+    GoldSummary, RETURN_COLUMNS, build_gold, gold_schema,
+};
 pub use ledger::{ChecksumStatus, LEDGER_DIR, Ledger, LedgerEntry, bronze_orphans, read_ledger};
 pub use quality::{
     DayBars, DayCounts, GapSpan, KlineInterval, QUALITY_FILE, QualityRow, SeriesQuality,

@@ -437,7 +437,7 @@ fn build_series(
 
 /// How a silver column is made from bronze.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum SilverType {
+pub(crate) enum SilverType {
     /// An epoch in the file's unit → UTC ns (Timestamp(ns, UTC)).
     Time,
     /// Verbatim decimal text → Float64.
@@ -447,7 +447,7 @@ enum SilverType {
 }
 
 /// `(silver name, bronze name, type)` of one market's klines, in silver column order.
-fn kline_columns(market: Market) -> &'static [(&'static str, &'static str, SilverType)] {
+pub(crate) fn kline_columns(market: Market) -> &'static [(&'static str, &'static str, SilverType)] {
     use SilverType::{Float, Int, Time};
     match market {
         Market::Spot => &[

@@ -1,0 +1,778 @@
+//! Gold: each silver klines series with Hermes's standard features and one-bar returns, one
+//! Parquet file per series-day, computed over the **whole series in time order**.
+//!
+//! The features come from `strategies` ([`standard_features_into`], [`returns_into`]), the
+//! same step functions as the live [`strategies::indicators::StandardFeatureEngine`], so gold
+//! equals the streaming indicators bar for bar. They are path-dependent (EMAs, Wilder's RSI,
+//! SuperTrend), so a series is computed from its first silver bar: no warm-up restart per day,
+//! and gaps or misaligned bars do not reset the indicators (as live). Then the columns are
+//! sliced per UTC day.
+//!
+//! Gold day file
+//! `gold/binance/{market}/klines/{SYMBOL}/{interval}/year=/month=/day=/part-0.parquet`
+//! ([`gold_schema`]): `open_time`, `close_time` Timestamp(ns, UTC); `symbol` Utf8; the silver
+//! bar columns (`open high low close volume`, the market's volume columns Float64,
+//! `trade_count` Int64); the twelve [`StandardFeatures::COLUMNS`] (Float64, **null** during
+//! each indicator's warm-up; `supertrend_dir` Int8 ±1); `ret_1 = close / prev − 1` and
+//! `log_ret_1 = ln(close / prev)` (null on the series' first bar). [`crate::BarReplay`] reads
+//! it like silver (extra columns are not projected). Written by arrow-rs, LZ4 raw, dictionary
+//! encoding for `symbol` only (float dictionaries cost time and rarely pay), min/max
+//! statistics on the time columns only; the day's fingerprint is in the key-value metadata
+//! (`hermes.gold.fingerprint`).
+//!
+//! Commit: each day file is one atomic put; the series' `_state.json` ([`GoldState`]: day →
+//! fingerprint) is written last. A day's fingerprint chains the silver inputs of every day up
+//! to it — `fp_d = sha256(fp_{d−1} ‖ silver inputs_fingerprint_d ‖ "standard-v1")` — so a
+//! changed early day changes every later fingerprint, as the features require. A run writes
+//! the days whose fingerprint differs from the state (all with `full`); when none does, it
+//! reads nothing but the quality table and the state, and writes nothing. A crash leaves each
+//! day file old or new and the old state, so the rerun rewrites what is missing. A bad silver
+//! file fails its series (named); the other series go on.
+//!
+//! Silver's commit record, `_quality.parquet`, says which silver days exist and their inputs'
+//! fingerprints: gold reads only the days it lists (an uncommitted silver file is invisible).
+//!
+//! Owns the gold format, the fingerprint chain and the gold commit; feature maths lives in
+//! `strategies`.
+
+use std::collections::BTreeMap;
+use std::ops::Range;
+use std::sync::Arc;
+
+use arrow_array::cast::AsArray;
+use arrow_array::types::{Float64Type, Int64Type, TimestampNanosecondType};
+use arrow_array::{
+    Array, ArrayRef, Float64Array, Int8Array, Int64Array, RecordBatch, StringArray,
+    TimestampNanosecondArray,
+};
+use arrow_schema::{DataType, Field, Schema, TimeUnit as ArrowTimeUnit};
+use bytes::Bytes;
+use chrono::NaiveDate;
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use parquet::file::metadata::KeyValue;
+use parquet::file::properties::EnabledStatistics;
+use parquet::schema::types::ColumnPath;
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use strategies::indicators::{StandardFeatures, returns_into, standard_features_into};
+
+use super::bronze::PROVIDER;
+use super::error::{LakeError, Result};
+use super::quality::{QUALITY_FILE, QualityRow, read_quality};
+use super::silver::{SeriesFilter, SeriesKey, SilverType, kline_columns};
+use super::source::{Category, Market};
+use crate::bars::{FileCompression, encode_with, writer_properties_builder};
+use crate::layout::Layer;
+use crate::store::Store;
+
+/// The name of every gold day file.
+pub const GOLD_FILE: &str = "part-0.parquet";
+
+/// The name of a series' gold commit record, beside its `year=` directories (the replay's
+/// listing skips it).
+pub const GOLD_STATE_FILE: &str = "_state.json";
+
+/// The feature set gold computes, part of every fingerprint: bump it when the columns or their
+/// maths change, and the next run rewrites every day.
+pub const FEATURE_SET: &str = "standard-v1";
+
+/// The return columns, after [`StandardFeatures::COLUMNS`].
+pub const RETURN_COLUMNS: [&str; 2] = ["ret_1", "log_ret_1"];
+
+/// Silver days fetched at once (bounded concurrent GETs).
+const DAYS_PER_FETCH: usize = 64;
+
+/// Version of the [`GoldState`] layout.
+const STATE_SCHEMA: u32 = 1;
+
+/// How to build gold.
+#[derive(Debug, Clone, Default)]
+pub struct GoldOptions {
+    /// The series to build.
+    pub series: SeriesFilter,
+    /// Rewrite every day, ignoring the state's fingerprints.
+    pub full: bool,
+    /// Gold Parquet compression (LZ4 raw by default).
+    pub compression: FileCompression,
+}
+
+/// A series' gold commit record, `gold/…/{interval}/_state.json`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GoldState {
+    /// Layout version (1).
+    pub schema: u32,
+    /// [`FEATURE_SET`] of the run that wrote it.
+    pub feature_set: String,
+    /// Day (`YYYY-MM-DD`) → fingerprint of the committed gold file, in date order.
+    pub days: BTreeMap<String, String>,
+}
+
+/// What a run did to one series.
+#[derive(Debug)]
+pub struct GoldSeriesOutcome {
+    /// The series.
+    pub key: SeriesKey,
+    /// Days in silver's quality table (the days gold covers).
+    pub days: usize,
+    /// Day files written.
+    pub days_written: usize,
+    /// Days whose fingerprint had not changed.
+    pub days_unchanged: usize,
+    /// Gold days removed because silver no longer has them.
+    pub days_removed: usize,
+    /// Whether `_state.json` was written.
+    pub state_written: bool,
+    /// Bars over all days.
+    pub rows: u64,
+    /// First open time of the series, UTC ns.
+    pub first_open_time: Option<i64>,
+    /// Last open time, UTC ns.
+    pub last_open_time: Option<i64>,
+    /// What failed (a bad silver file fails the whole series); the other series went on.
+    pub failures: Vec<LakeError>,
+}
+
+/// What a run did.
+#[derive(Debug, Default)]
+pub struct GoldSummary {
+    /// Every selected series, in key order.
+    pub series: Vec<GoldSeriesOutcome>,
+}
+
+impl GoldSummary {
+    /// Day files written.
+    #[must_use]
+    pub fn days_written(&self) -> usize {
+        self.series.iter().map(|s| s.days_written).sum()
+    }
+
+    /// Days left as they were.
+    #[must_use]
+    pub fn days_unchanged(&self) -> usize {
+        self.series.iter().map(|s| s.days_unchanged).sum()
+    }
+
+    /// Every failure, series by series.
+    pub fn failures(&self) -> impl Iterator<Item = (&SeriesKey, &LakeError)> {
+        self.series
+            .iter()
+            .flat_map(|s| s.failures.iter().map(move |e| (&s.key, e)))
+    }
+}
+
+impl SeriesKey {
+    /// The gold file of `day`.
+    ///
+    /// # Errors
+    /// As [`SeriesKey::partition`].
+    pub fn gold_file(&self, day: NaiveDate) -> Result<String> {
+        Ok(format!(
+            "{}/{GOLD_FILE}",
+            self.partition(Layer::Gold, day)?.relative_dir()
+        ))
+    }
+
+    /// The series' gold commit record, `gold/…/{interval}/_state.json`.
+    #[must_use]
+    pub fn gold_state_file(&self) -> String {
+        format!("{}/{GOLD_STATE_FILE}", self.dir(Layer::Gold))
+    }
+}
+
+/// The columns of a gold day file of `market`, in file order (see the module docs).
+#[must_use]
+pub fn gold_schema(market: Market) -> Schema {
+    let ts = DataType::Timestamp(ArrowTimeUnit::Nanosecond, Some("UTC".into()));
+    let mut fields = vec![
+        Field::new("open_time", ts.clone(), false),
+        Field::new("close_time", ts, false),
+        Field::new("symbol", DataType::Utf8, false),
+    ];
+    for &(name, _, t) in kline_columns(market) {
+        match t {
+            SilverType::Time => {}
+            SilverType::Float => fields.push(Field::new(name, DataType::Float64, false)),
+            SilverType::Int => fields.push(Field::new(name, DataType::Int64, false)),
+        }
+    }
+    for name in StandardFeatures::COLUMNS {
+        let dt = if name == "supertrend_dir" {
+            DataType::Int8
+        } else {
+            DataType::Float64
+        };
+        fields.push(Field::new(name, dt, true));
+    }
+    for name in RETURN_COLUMNS {
+        fields.push(Field::new(name, DataType::Float64, true));
+    }
+    Schema::new(fields)
+}
+
+/// `sha256(prev ‖ silver ‖ FEATURE_SET)`, lower-case hex (newline-separated).
+fn chain(prev: &str, silver: &str) -> String {
+    let mut h = Sha256::new();
+    h.update(prev.as_bytes());
+    h.update(b"\n");
+    h.update(silver.as_bytes());
+    h.update(b"\n");
+    h.update(FEATURE_SET.as_bytes());
+    super::source::hex(&h.finalize())
+}
+
+fn store_err(store: &Store, path: &str) -> impl Fn(crate::ReplayError) -> LakeError {
+    let file = store.url_of(path);
+    move |source| LakeError::Store {
+        file: file.clone(),
+        source: Box::new(source),
+    }
+}
+
+/// The klines series silver has committed (a `_quality.parquet`), in key order.
+fn silver_series(store: &Store) -> Result<Vec<SeriesKey>> {
+    let root = format!("{}/{PROVIDER}", Layer::Silver);
+    let listed = store.list(&root).map_err(store_err(store, &root))?;
+    let mut keys: Vec<SeriesKey> = listed
+        .iter()
+        .filter_map(|e| {
+            let rest = e.path.strip_prefix(&root)?.strip_prefix('/')?;
+            let parts: Vec<&str> = rest.split('/').collect();
+            let [market, category, symbol, interval, file] = parts.as_slice() else {
+                return None;
+            };
+            if *file != QUALITY_FILE || *category != Category::Klines.as_str() {
+                return None;
+            }
+            Some(SeriesKey {
+                market: Market::parse(market)?,
+                category: Category::Klines,
+                symbol: (*symbol).to_string(),
+                interval: (*interval).to_string(),
+            })
+        })
+        .collect();
+    keys.sort();
+    keys.dedup();
+    Ok(keys)
+}
+
+/// Builds gold for every selected silver klines series (see the module docs), series in
+/// parallel.
+///
+/// # Errors
+/// Only when the silver layer cannot be listed; per-series failures are in
+/// [`GoldSeriesOutcome::failures`].
+pub fn build_gold(store: &Store, opts: &GoldOptions) -> Result<GoldSummary> {
+    let keys: Vec<SeriesKey> = silver_series(store)?
+        .into_iter()
+        .filter(|k| opts.series.matches(k))
+        .collect();
+    let series = keys
+        .into_par_iter()
+        .map(|key| {
+            let mut out = GoldSeriesOutcome {
+                key,
+                days: 0,
+                days_written: 0,
+                days_unchanged: 0,
+                days_removed: 0,
+                state_written: false,
+                rows: 0,
+                first_open_time: None,
+                last_open_time: None,
+                failures: Vec::new(),
+            };
+            if let Err(e) = build_series(store, opts, &mut out) {
+                out.failures.push(e);
+            }
+            out
+        })
+        .collect();
+    Ok(GoldSummary { series })
+}
+
+/// The series' committed gold state (empty before the first run).
+fn old_state(store: &Store, key: &SeriesKey) -> Result<GoldState> {
+    let path = key.gold_state_file();
+    let Some(bytes) = store.get_opt(&path).map_err(store_err(store, &path))? else {
+        return Ok(GoldState::default());
+    };
+    let bad = |reason: String| LakeError::GoldState {
+        file: store.url_of(&path),
+        reason,
+    };
+    let state: GoldState = serde_json::from_slice(&bytes).map_err(|e| bad(e.to_string()))?;
+    if state.schema != STATE_SCHEMA {
+        return Err(bad(format!(
+            "schema {} (this build reads {STATE_SCHEMA})",
+            state.schema
+        )));
+    }
+    Ok(state)
+}
+
+fn build_series(store: &Store, opts: &GoldOptions, out: &mut GoldSeriesOutcome) -> Result<()> {
+    let key = out.key.clone();
+    let qpath = key.quality_file();
+    let qbytes = store.get(&qpath).map_err(store_err(store, &qpath))?;
+    let mut silver_days: Vec<QualityRow> = read_quality(&store.url_of(&qpath), qbytes)?;
+    silver_days.sort_by_key(|r| r.date);
+    silver_days.dedup_by_key(|r| r.date);
+    out.days = silver_days.len();
+    out.rows = silver_days.iter().map(|r| r.rows).sum();
+    out.first_open_time = silver_days
+        .iter()
+        .find(|r| r.rows > 0)
+        .map(|r| r.first_open_time);
+    out.last_open_time = silver_days
+        .iter()
+        .rev()
+        .find(|r| r.rows > 0)
+        .map(|r| r.last_open_time);
+
+    // With `full` the fingerprints are ignored (and an unreadable state is replaced), but the
+    // state still names the committed days, so gold days silver no longer has are removed.
+    let old = match old_state(store, &key) {
+        Ok(s) => s,
+        Err(_) if opts.full => GoldState::default(),
+        Err(e) => return Err(e),
+    };
+    let mut prev = String::new();
+    let mut fps: Vec<(NaiveDate, String)> = Vec::with_capacity(silver_days.len());
+    for r in &silver_days {
+        prev = chain(&prev, &r.inputs_fingerprint);
+        fps.push((r.date, prev.clone()));
+    }
+    let todo: Vec<usize> = (0..fps.len())
+        .filter(|&i| {
+            opts.full
+                || old
+                    .days
+                    .get(&fps[i].0.to_string())
+                    .is_none_or(|f| *f != fps[i].1)
+        })
+        .collect();
+    out.days_unchanged = fps.len() - todo.len();
+    let stale: Vec<NaiveDate> = old
+        .days
+        .keys()
+        .filter_map(|d| d.parse::<NaiveDate>().ok())
+        .filter(|d| fps.binary_search_by(|(x, _)| x.cmp(d)).is_err())
+        .collect();
+
+    let mut state = GoldState {
+        schema: STATE_SCHEMA,
+        feature_set: FEATURE_SET.to_string(),
+        days: BTreeMap::new(),
+    };
+    for (i, (day, fp)) in fps.iter().enumerate() {
+        if todo.binary_search(&i).is_err() {
+            state.days.insert(day.to_string(), fp.clone());
+        }
+    }
+    if !todo.is_empty() {
+        // Path-dependent features: the whole series, from its first bar.
+        let bars = read_series(store, &key, &silver_days)?;
+        let feats = Features::of(&bars, &key)?;
+        let written: Vec<(usize, Result<()>)> = todo
+            .par_iter()
+            .map(|&i| {
+                let (day, fp) = &fps[i];
+                let r = key.gold_file(*day).and_then(|path| {
+                    let body = write_gold_day(
+                        &bars,
+                        &feats,
+                        bars.days[i].clone(),
+                        &key,
+                        fp,
+                        opts.compression,
+                    )?;
+                    store.put(&path, body).map_err(store_err(store, &path))
+                });
+                (i, r)
+            })
+            .collect();
+        for (i, r) in written {
+            let (day, fp) = &fps[i];
+            match r {
+                Ok(()) => {
+                    state.days.insert(day.to_string(), fp.clone());
+                    out.days_written += 1;
+                }
+                // The old fingerprint stays (or none): the next run retries the day.
+                Err(e) => {
+                    if let Some(f) = old.days.get(&day.to_string()) {
+                        state.days.insert(day.to_string(), f.clone());
+                    }
+                    out.failures.push(e);
+                }
+            }
+        }
+    }
+    for day in stale {
+        let path = key.gold_file(day)?;
+        store.delete(&path).map_err(store_err(store, &path))?;
+        out.days_removed += 1;
+    }
+    if state != old {
+        let path = key.gold_state_file();
+        let body = serde_json::to_vec_pretty(&state).map_err(|e| LakeError::GoldState {
+            file: store.url_of(&path),
+            reason: e.to_string(),
+        })?;
+        store
+            .put(&path, Bytes::from(body))
+            .map_err(store_err(store, &path))?;
+        out.state_written = true;
+    }
+    Ok(())
+}
+
+/// A whole silver series, concatenated in time order, with each day's row range.
+#[derive(Debug, Default)]
+struct SeriesBars {
+    open_time: Vec<i64>,
+    close_time: Vec<i64>,
+    /// The market's float columns, in [`kline_columns`] order.
+    floats: Vec<(&'static str, Vec<f64>)>,
+    trade_count: Vec<i64>,
+    /// Row range of each silver day, in the quality table's order.
+    days: Vec<Range<usize>>,
+    /// The silver file of each day (for errors).
+    files: Vec<String>,
+}
+
+impl SeriesBars {
+    fn float(&self, name: &str) -> &[f64] {
+        self.floats
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map_or(&[], |(_, v)| v.as_slice())
+    }
+
+    /// The day and file of row `row`.
+    fn locate(&self, row: usize) -> (usize, &str) {
+        let d = self.days.partition_point(|r| r.end <= row);
+        (
+            row - self.days.get(d).map_or(0, |r| r.start),
+            self.files.get(d).map_or("", String::as_str),
+        )
+    }
+}
+
+/// One decoded silver day.
+struct SilverDay {
+    open_time: Vec<i64>,
+    close_time: Vec<i64>,
+    floats: Vec<Vec<f64>>,
+    trade_count: Vec<i64>,
+}
+
+/// Decodes one silver day file, checking its columns (names, types, no nulls).
+fn decode_silver(file: &str, bytes: Bytes, market: Market) -> Result<SilverDay> {
+    let bad = |reason: String| LakeError::BadSilver {
+        file: file.to_string(),
+        reason,
+    };
+    let reader = ParquetRecordBatchReaderBuilder::try_new(bytes)
+        .map_err(|e| bad(format!("not a readable Parquet file: {e}")))?
+        .with_batch_size(1 << 16)
+        .build()
+        .map_err(|e| bad(e.to_string()))?;
+    let mut day = SilverDay {
+        open_time: Vec::new(),
+        close_time: Vec::new(),
+        floats: Vec::new(),
+        trade_count: Vec::new(),
+    };
+    let float_cols: Vec<&str> = kline_columns(market)
+        .iter()
+        .filter(|c| c.2 == SilverType::Float)
+        .map(|c| c.0)
+        .collect();
+    day.floats = vec![Vec::new(); float_cols.len()];
+    let ts = DataType::Timestamp(ArrowTimeUnit::Nanosecond, Some("UTC".into()));
+    for batch in reader {
+        let batch = batch.map_err(|e| bad(e.to_string()))?;
+        let column = |name: &str, dt: &DataType| -> Result<&ArrayRef> {
+            let c = batch
+                .column_by_name(name)
+                .ok_or_else(|| bad(format!("column {name} is missing")))?;
+            if c.data_type() != dt {
+                return Err(bad(format!(
+                    "column {name} has type {}, expected {dt}",
+                    c.data_type()
+                )));
+            }
+            if c.null_count() > 0 {
+                return Err(bad(format!("column {name} has {} nulls", c.null_count())));
+            }
+            Ok(c)
+        };
+        let times = |name: &str| -> Result<&[i64]> {
+            Ok(column(name, &ts)?
+                .as_primitive::<TimestampNanosecondType>()
+                .values())
+        };
+        day.open_time.extend_from_slice(times("open_time")?);
+        day.close_time.extend_from_slice(times("close_time")?);
+        for (dst, name) in day.floats.iter_mut().zip(&float_cols) {
+            dst.extend_from_slice(
+                column(name, &DataType::Float64)?
+                    .as_primitive::<Float64Type>()
+                    .values(),
+            );
+        }
+        day.trade_count.extend_from_slice(
+            column("trade_count", &DataType::Int64)?
+                .as_primitive::<Int64Type>()
+                .values(),
+        );
+    }
+    Ok(day)
+}
+
+/// Reads every silver day of the series (the quality table's days, in date order) and
+/// concatenates them, checking that open times increase strictly across the whole series.
+fn read_series(store: &Store, key: &SeriesKey, days: &[QualityRow]) -> Result<SeriesBars> {
+    let market = key.market;
+    let mut bars = SeriesBars {
+        floats: kline_columns(market)
+            .iter()
+            .filter(|c| c.2 == SilverType::Float)
+            .map(|c| (c.0, Vec::new()))
+            .collect(),
+        ..SeriesBars::default()
+    };
+    let total: usize = days
+        .iter()
+        .map(|r| usize::try_from(r.rows).unwrap_or(0))
+        .sum();
+    bars.open_time.reserve(total);
+    bars.close_time.reserve(total);
+    bars.trade_count.reserve(total);
+    for (_, v) in &mut bars.floats {
+        v.reserve(total);
+    }
+    for chunk in days.chunks(DAYS_PER_FETCH) {
+        let paths = chunk
+            .iter()
+            .map(|r| key.silver_file(r.date))
+            .collect::<Result<Vec<_>>>()?;
+        let bodies = store
+            .get_many(&paths)
+            .map_err(store_err(store, &key.dir(Layer::Silver)))?;
+        let decoded: Vec<(String, Result<SilverDay>)> = paths
+            .par_iter()
+            .zip(bodies)
+            .map(|(p, b)| {
+                let url = store.url_of(p);
+                let d = decode_silver(&url, b, market);
+                (url, d)
+            })
+            .collect();
+        for (url, day) in decoded {
+            let day = day?;
+            let start = bars.open_time.len();
+            let prev = bars.open_time.last().copied();
+            if let Some(i) = day.open_time.iter().enumerate().position(|(i, &t)| {
+                let before = if i == 0 {
+                    prev
+                } else {
+                    Some(day.open_time[i - 1])
+                };
+                before.is_some_and(|b| t <= b)
+            }) {
+                return Err(LakeError::BadSilver {
+                    file: url,
+                    reason: format!(
+                        "row {i}: open_time {} does not follow the previous bar's {} (silver \
+                         must be sorted and unique across days)",
+                        day.open_time[i],
+                        if i == 0 {
+                            prev.unwrap_or(0)
+                        } else {
+                            day.open_time[i - 1]
+                        }
+                    ),
+                });
+            }
+            bars.open_time.extend_from_slice(&day.open_time);
+            bars.close_time.extend_from_slice(&day.close_time);
+            for ((_, dst), src) in bars.floats.iter_mut().zip(&day.floats) {
+                dst.extend_from_slice(src);
+            }
+            bars.trade_count.extend_from_slice(&day.trade_count);
+            bars.days.push(start..bars.open_time.len());
+            bars.files.push(url);
+        }
+    }
+    Ok(bars)
+}
+
+/// The feature and return columns of a whole series (NaN where null).
+struct Features {
+    standard: StandardFeatures,
+    ret: Vec<f64>,
+    log_ret: Vec<f64>,
+}
+
+impl Features {
+    fn of(bars: &SeriesBars, key: &SeriesKey) -> Result<Self> {
+        let (high, low, close) = (bars.float("high"), bars.float("low"), bars.float("close"));
+        let rejected = |e: strategies::Error| {
+            let index = match &e {
+                strategies::Error::NonFinite { index, .. }
+                | strategies::Error::InvalidData { index, .. } => Some(*index),
+                _ => None,
+            };
+            match index {
+                Some(i) => {
+                    let (row, file) = bars.locate(i);
+                    LakeError::BadSilver {
+                        file: file.to_string(),
+                        reason: format!("row {row}: {e}"),
+                    }
+                }
+                None => LakeError::BadSilver {
+                    file: key.dir(Layer::Silver),
+                    reason: e.to_string(),
+                },
+            }
+        };
+        let mut standard = StandardFeatures::default();
+        standard_features_into(high, low, close, &mut standard).map_err(rejected)?;
+        let (mut ret, mut log_ret) = (Vec::new(), Vec::new());
+        returns_into(close, &mut ret, &mut log_ret).map_err(rejected)?;
+        Ok(Self {
+            standard,
+            ret,
+            log_ret,
+        })
+    }
+}
+
+/// NaN → null.
+fn nullable(v: &[f64]) -> ArrayRef {
+    Arc::new(
+        v.iter()
+            .map(|x| (!x.is_nan()).then_some(*x))
+            .collect::<Float64Array>(),
+    )
+}
+
+/// Encodes the rows `range` of a series as one gold day file (see the module docs).
+fn write_gold_day(
+    bars: &SeriesBars,
+    f: &Features,
+    range: Range<usize>,
+    key: &SeriesKey,
+    fingerprint: &str,
+    compression: FileCompression,
+) -> Result<Bytes> {
+    let schema = Arc::new(gold_schema(key.market));
+    let ts = |v: &[i64]| -> ArrayRef {
+        Arc::new(TimestampNanosecondArray::from(v.to_vec()).with_timezone("UTC"))
+    };
+    let r = range;
+    let mut columns: Vec<ArrayRef> = vec![
+        ts(&bars.open_time[r.clone()]),
+        ts(&bars.close_time[r.clone()]),
+        Arc::new(StringArray::from(vec![key.symbol.as_str(); r.len()])),
+    ];
+    for &(name, _, t) in kline_columns(key.market) {
+        match t {
+            SilverType::Time => {}
+            SilverType::Float => columns.push(Arc::new(Float64Array::from(
+                bars.float(name)[r.clone()].to_vec(),
+            ))),
+            SilverType::Int => columns.push(Arc::new(Int64Array::from(
+                bars.trade_count[r.clone()].to_vec(),
+            ))),
+        }
+    }
+    for (name, col) in StandardFeatures::COLUMNS.iter().zip(f.standard.columns()) {
+        let v = &col[r.clone()];
+        if *name == "supertrend_dir" {
+            columns.push(Arc::new(
+                v.iter()
+                    .map(|x| (!x.is_nan()).then_some(if *x > 0.0 { 1i8 } else { -1 }))
+                    .collect::<Int8Array>(),
+            ));
+        } else {
+            columns.push(nullable(v));
+        }
+    }
+    columns.push(nullable(&f.ret[r.clone()]));
+    columns.push(nullable(&f.log_ret[r]));
+    let what = format!("{key} gold");
+    let err = |source| LakeError::Store {
+        file: what.clone(),
+        source: Box::new(source),
+    };
+    let batch = RecordBatch::try_new(schema.clone(), columns).map_err(|e| {
+        err(crate::ReplayError::Encode {
+            what: "gold",
+            reason: e.to_string(),
+        })
+    })?;
+    let props = writer_properties_builder(compression)
+        .map_err(err)?
+        .set_dictionary_enabled(false)
+        .set_column_dictionary_enabled(ColumnPath::from("symbol"), true)
+        .set_statistics_enabled(EnabledStatistics::None)
+        .set_column_statistics_enabled(ColumnPath::from("open_time"), EnabledStatistics::Chunk)
+        .set_column_statistics_enabled(ColumnPath::from("close_time"), EnabledStatistics::Chunk)
+        .set_key_value_metadata(Some(vec![
+            KeyValue::new("hermes.gold.fingerprint".into(), fingerprint.to_string()),
+            KeyValue::new("hermes.gold.feature_set".into(), FEATURE_SET.to_string()),
+        ]))
+        .build();
+    encode_with("gold", &batch, props).map_err(err)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn gold_paths_and_schema() {
+        let k = SeriesKey {
+            market: Market::Spot,
+            category: Category::Klines,
+            symbol: "BTCUSDT".into(),
+            interval: "1h".into(),
+        };
+        assert_eq!(
+            k.gold_file(NaiveDate::from_ymd_opt(2020, 1, 2).unwrap())
+                .unwrap(),
+            "gold/binance/spot/klines/BTCUSDT/1h/year=2020/month=01/day=02/part-0.parquet"
+        );
+        assert_eq!(
+            k.gold_state_file(),
+            "gold/binance/spot/klines/BTCUSDT/1h/_state.json"
+        );
+        let names: Vec<String> = gold_schema(Market::Spot)
+            .fields()
+            .iter()
+            .map(|f| f.name().clone())
+            .collect();
+        assert_eq!(names.len(), 3 + 9 + 12 + 2);
+        assert_eq!(&names[..4], ["open_time", "close_time", "symbol", "open"]);
+        assert_eq!(names[12], "ema_12");
+        assert_eq!(&names[24..], ["ret_1", "log_ret_1"]);
+    }
+
+    #[test]
+    fn the_chain_carries_every_earlier_day() {
+        let a = chain("", "s1");
+        let b = chain(&a, "s2");
+        assert_eq!(a.len(), 64);
+        assert_ne!(a, b);
+        // A changed first day changes the second day's fingerprint too.
+        assert_ne!(chain(&chain("", "s1x"), "s2"), b);
+        assert_eq!(chain(&chain("", "s1"), "s2"), b);
+    }
+}
