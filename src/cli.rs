@@ -59,8 +59,9 @@ pub enum Command {
 /// `hermes lake …`.
 #[derive(Debug, Args)]
 pub struct LakeArgs {
-    /// Lake root: a directory or s3://bucket/prefix (S3 settings from HERMES_S3_ENDPOINT,
-    /// AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_REGION).
+    /// Lake root: a directory or s3://bucket/prefix (S3 endpoint, region and key id from
+    /// [s3] in the config file or HERMES_S3_ENDPOINT / AWS_ENDPOINT_URL, AWS_REGION,
+    /// AWS_ACCESS_KEY_ID; the secret only from AWS_SECRET_ACCESS_KEY).
     #[arg(long, global = true)]
     pub lake: Option<String>,
     /// Lake configuration file (TOML). Default: config/lake.toml if present.
@@ -120,6 +121,58 @@ pub enum LakeCommand {
     /// `[[gold_test.features]]` in the lake config (e.g. `rsi_21`), computed the same way and
     /// joined to gold on (open_time, symbol) by `hermes backtest --ab`.
     Gold(LakeGoldArgs),
+    /// What is in the lake: one row per layer and series with its first and last day, days,
+    /// files, rows, bytes, bronze source versions and orphans (bronze files no ledger entry
+    /// commits).
+    ///
+    /// Reads listings, the bronze ledger and silver's `_quality.parquet` tables; gold rows come
+    /// from the day files' Parquet footers (ranged reads, no data pages). A missing or empty
+    /// local lake prints an empty table (exit 0); a commit object that cannot be read is
+    /// reported and exits 1 after the table.
+    Ls(LakeLsArgs),
+    /// Per series over all layers: rows, bytes, first and last bar, and from silver's quality
+    /// table completeness, gaps, duplicates, misaligned bars and outliers; bronze versions and
+    /// superseded versions; gold and gold_test coverage of silver's days.
+    Stats(LakeStatsArgs),
+}
+
+/// `hermes lake ls`.
+#[derive(Debug, Args)]
+pub struct LakeLsArgs {
+    /// Only this layer (repeat or comma-separate). Default: all.
+    #[arg(long = "layer", value_enum, value_delimiter = ',')]
+    pub layers: Vec<LayerArg>,
+    /// Only these symbols (repeat or comma-separate). Default: all.
+    #[arg(long = "symbol", value_delimiter = ',')]
+    pub symbols: Vec<String>,
+    /// Print JSON (every field, problems included) instead of the table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `hermes lake stats`.
+#[derive(Debug, Args)]
+pub struct LakeStatsArgs {
+    /// Only these symbols (repeat or comma-separate). Default: all.
+    #[arg(long = "symbol", value_delimiter = ',')]
+    pub symbols: Vec<String>,
+    /// Print JSON (every layer's figures and the quality totals) instead of the table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `--layer` of `hermes lake ls`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LayerArg {
+    /// Source files as delivered.
+    Bronze,
+    /// Typed, deduplicated klines.
+    Silver,
+    /// Features.
+    Gold,
+    /// Experimental features.
+    #[value(name = "gold_test", alias = "gold-test")]
+    GoldTest,
 }
 
 /// `hermes lake gold`.

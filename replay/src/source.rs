@@ -1,7 +1,8 @@
 //! The replay source: streams bars or trades of several symbols from the lake in event time.
 //!
-//! [`Replay::open`] lists each symbol's day partitions in the requested range (and records
-//! missing days), then [`Replay::next_chunk`] hands out `chunk_days` days at a time, all
+//! [`Replay::open`] lists each symbol's day partitions in the requested range — only the
+//! months it spans (years for ranges over [`MONTH_LISTING_MAX`] months) — and records missing
+//! days, then [`Replay::next_chunk`] hands out `chunk_days` days at a time, all
 //! symbols merged by `(time, symbol index)`. Within a partition, rows outside the partition's
 //! UTC day or the requested `[start, end)` are dropped, unsorted rows are sorted (stably),
 //! and for bars repeated open times keep the first row; gaps are detected per symbol across
@@ -328,6 +329,44 @@ fn parse_partition(parts: &[&str]) -> std::result::Result<i64, String> {
         .ok_or_else(|| format!("{year:04}-{month:02}-{day:02} is not a date"))
 }
 
+/// Ranges spanning at most this many calendar months are listed month by month.
+pub const MONTH_LISTING_MAX: i32 = 36;
+
+/// The prefixes to list for a series directory and an inclusive day range: one per month
+/// (`…/year=YYYY/month=MM`) when the range spans at most [`MONTH_LISTING_MAX`] months, so a
+/// one-month query lists (and then reads) only that month's partitions; else one per year;
+/// the whole series for an open range.
+#[must_use]
+pub fn listing_prefixes(dir: &str, days: (Option<i64>, Option<i64>)) -> Vec<String> {
+    let (Some(lo), Some(hi)) = days else {
+        return vec![dir.to_string()];
+    };
+    let ym = |d| date_of_day(d).map(|x| (chrono::Datelike::year(&x), chrono::Datelike::month(&x)));
+    let (Some((y0, m0)), Some((y1, m1))) = (ym(lo), ym(hi)) else {
+        return vec![dir.to_string()];
+    };
+    let month_index = |y: i32, m: u32| y * 12 + i32::try_from(m).unwrap_or(1) - 1;
+    let (a, b) = (month_index(y0, m0), month_index(y1, m1));
+    if b < a {
+        return Vec::new();
+    }
+    if b - a < MONTH_LISTING_MAX {
+        (a..=b)
+            .map(|k| {
+                format!(
+                    "{dir}/year={:04}/month={:02}",
+                    k.div_euclid(12),
+                    k.rem_euclid(12) + 1
+                )
+            })
+            .collect()
+    } else if y1 - y0 < 200 {
+        (y0..=y1).map(|y| format!("{dir}/year={y:04}")).collect()
+    } else {
+        vec![dir.to_string()]
+    }
+}
+
 /// One symbol's partitions in the day range, as day → sorted file paths.
 fn list_symbol(
     store: &Store,
@@ -335,18 +374,7 @@ fn list_symbol(
     days: (Option<i64>, Option<i64>),
     report: &mut ReplayReport,
 ) -> Result<BTreeMap<i64, Vec<String>>> {
-    let prefixes: Vec<String> = match days {
-        (Some(lo), Some(hi)) => {
-            let year = |d| date_of_day(d).map(|x| chrono::Datelike::year(&x));
-            match (year(lo), year(hi)) {
-                (Some(a), Some(b)) if b - a < 200 => {
-                    (a..=b).map(|y| format!("{dir}/year={y:04}")).collect()
-                }
-                _ => vec![dir.to_string()],
-            }
-        }
-        _ => vec![dir.to_string()],
-    };
+    let prefixes = listing_prefixes(dir, days);
     let mut out: BTreeMap<i64, Vec<String>> = BTreeMap::new();
     for prefix in prefixes {
         for entry in store.list(&prefix)? {
@@ -771,6 +799,30 @@ fn clean_partition<R: LakeRecord>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn listing_prefixes_by_month_year_or_series() {
+        let day = |y, m, d| day_of_date(NaiveDate::from_ymd_opt(y, m, d).unwrap());
+        let p = |lo, hi| listing_prefixes("s", (Some(lo), Some(hi)));
+        assert_eq!(
+            p(day(2020, 3, 1), day(2020, 3, 31)),
+            ["s/year=2020/month=03"]
+        );
+        assert_eq!(
+            p(day(2019, 12, 15), day(2020, 1, 14)),
+            ["s/year=2019/month=12", "s/year=2020/month=01"]
+        );
+        // 36 months by month, 37 by year.
+        let m36 = p(day(2018, 1, 1), day(2020, 12, 31));
+        assert_eq!((m36.len(), m36[35].as_str()), (36, "s/year=2020/month=12"));
+        assert_eq!(
+            p(day(2018, 1, 1), day(2021, 1, 1)),
+            ["s/year=2018", "s/year=2019", "s/year=2020", "s/year=2021"]
+        );
+        assert_eq!(listing_prefixes("s", (None, Some(day(2020, 1, 1)))), ["s"]);
+        assert_eq!(listing_prefixes("s", (Some(0), None)), ["s"]);
+        assert!(p(day(2020, 2, 1), day(2020, 1, 1)).is_empty());
+    }
 
     fn bar(t: i64) -> BarRecord {
         BarRecord {

@@ -1,6 +1,11 @@
 //! The lake configuration: `config/lake.toml` (or `--config FILE`), overridden by `--lake`.
 //! Strict: unknown keys are rejected and [`LakeConfig::validate`] reports every problem at
 //! once with its key; both are configuration errors (exit 78).
+//!
+//! S3 settings ([`S3Config`]): endpoint, region and access key id from `[s3]`, each
+//! overridden by the environment (`HERMES_S3_ENDPOINT` or `AWS_ENDPOINT_URL`, `AWS_REGION`,
+//! `AWS_ACCESS_KEY_ID`); the secret key and session token come from the environment only
+//! (`AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`): a secret in the file is rejected.
 
 use std::path::{Path, PathBuf};
 
@@ -24,6 +29,8 @@ pub struct LakeConfig {
     pub gold_test: GoldTestConfig,
     /// `[ab]`: which columns variant B of `hermes backtest --ab` reads.
     pub ab: AbConfig,
+    /// `[s3]`: how to reach an `s3://` root.
+    pub s3: S3Config,
 }
 
 impl Default for LakeConfig {
@@ -33,6 +40,81 @@ impl Default for LakeConfig {
             download: DownloadConfig::default(),
             gold_test: GoldTestConfig::default(),
             ab: AbConfig::default(),
+            s3: S3Config::default(),
+        }
+    }
+}
+
+/// `[s3]` of `config/lake.toml`: everything but the secret, which only the environment gives.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct S3Config {
+    /// Endpoint URL of an S3-compatible store (MinIO, SeaweedFS); unset for AWS.
+    pub endpoint: Option<String>,
+    /// Region to sign with (default `us-east-1`).
+    pub region: Option<String>,
+    /// Access key id (not a secret).
+    pub access_key_id: Option<String>,
+    /// Present only to be rejected with a clear message; the value is dropped unread.
+    secret_access_key: Option<Rejected>,
+    /// As `secret_access_key`.
+    session_token: Option<Rejected>,
+}
+
+/// A config value that must not be there (a secret): deserialized without keeping it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Rejected;
+
+impl<'de> Deserialize<'de> for Rejected {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        serde::de::IgnoredAny::deserialize(d).map(|_| Rejected)
+    }
+}
+
+impl S3Config {
+    /// The S3 options: the environment ([`replay::S3Options::from_env`]) over this section.
+    #[must_use]
+    pub fn options(&self) -> replay::S3Options {
+        let region_set = std::env::var("AWS_REGION").is_ok_and(|v| !v.trim().is_empty());
+        self.options_over(replay::S3Options::from_env(), region_set)
+    }
+
+    /// `env` (options read from the environment; `region_set` when `AWS_REGION` was) with this
+    /// section filling what it lacks.
+    fn options_over(&self, env: replay::S3Options, region_set: bool) -> replay::S3Options {
+        replay::S3Options {
+            endpoint: env.endpoint.or_else(|| self.endpoint.clone()),
+            access_key_id: env.access_key_id.or_else(|| self.access_key_id.clone()),
+            region: match (&self.region, region_set) {
+                (Some(r), false) => r.clone(),
+                _ => env.region,
+            },
+            ..env
+        }
+    }
+
+    fn problems(&self, p: &mut Vec<String>) {
+        for (key, present) in [
+            ("secret_access_key", self.secret_access_key.is_some()),
+            ("session_token", self.session_token.is_some()),
+        ] {
+            if present {
+                p.push(format!(
+                    "s3.{key}: secrets are not read from config files; set AWS_{} in the \
+                     environment",
+                    key.to_uppercase()
+                ));
+            }
+        }
+        if let Some(e) = &self.endpoint
+            && !(e.starts_with("http://") || e.starts_with("https://"))
+        {
+            p.push(format!(
+                "s3.endpoint: {e:?} is not an http:// or https:// URL"
+            ));
+        }
+        if self.region.as_deref().is_some_and(|r| r.trim().is_empty()) {
+            p.push("s3.region: empty".into());
         }
     }
 }
@@ -154,6 +236,7 @@ impl LakeConfig {
                 p.push(format!("ab.{key}: {column:?} is not a column name"));
             }
         }
+        self.s3.problems(&mut p);
         p
     }
 
@@ -245,6 +328,60 @@ rsi = "rsi_21"
         assert!(format!("{e:#}").contains("ab.rsi"), "{e:#}");
         let e = LakeConfig::parse("[ab]\nrsii = \"x\"\n", "t").unwrap_err();
         assert!(format!("{e:#}").contains("rsii"), "{e:#}");
+    }
+
+    #[test]
+    fn s3_section_without_secrets() {
+        let c = LakeConfig::parse(
+            "[s3]\nendpoint = \"http://127.0.0.1:8333\"\nregion = \"eu-west-1\"\n\
+             access_key_id = \"AKID\"\n",
+            "t",
+        )
+        .unwrap();
+        c.validate().unwrap();
+        let env = replay::S3Options {
+            secret_access_key: Some("from-env".into()),
+            ..replay::S3Options::default()
+        };
+        let o = c.s3.options_over(env.clone(), false);
+        assert_eq!(o.endpoint.as_deref(), Some("http://127.0.0.1:8333"));
+        assert_eq!(o.region, "eu-west-1");
+        assert_eq!(o.access_key_id.as_deref(), Some("AKID"));
+        assert_eq!(o.secret_access_key.as_deref(), Some("from-env"));
+        // The environment wins over the file.
+        let o = c.s3.options_over(
+            replay::S3Options {
+                endpoint: Some("http://127.0.0.1:9000".into()),
+                access_key_id: Some("ENV".into()),
+                region: "us-east-2".into(),
+                ..env
+            },
+            true,
+        );
+        assert_eq!(
+            (
+                o.endpoint.as_deref(),
+                o.access_key_id.as_deref(),
+                o.region.as_str()
+            ),
+            (Some("http://127.0.0.1:9000"), Some("ENV"), "us-east-2")
+        );
+        for secret in ["secret_access_key", "session_token"] {
+            let c = LakeConfig::parse(&format!("[s3]\n{secret} = \"hunter2\"\n"), "t").unwrap();
+            let e = format!("{:#}", c.validate().unwrap_err());
+            assert!(
+                e.contains(&format!("s3.{secret}")) && e.contains("environment"),
+                "{e}"
+            );
+            assert!(
+                !e.contains("hunter2") && !format!("{c:?}").contains("hunter2"),
+                "{e}"
+            );
+        }
+        let c = LakeConfig::parse("[s3]\nendpoint = \"127.0.0.1:9000\"\n", "t").unwrap();
+        assert!(format!("{:#}", c.validate().unwrap_err()).contains("s3.endpoint"));
+        let e = LakeConfig::parse("[s3]\nendpont = \"x\"\n", "t").unwrap_err();
+        assert!(format!("{e:#}").contains("endpont"), "{e:#}");
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! `hermes lake …`: the market-data lake's commands: `ingest` (files → bronze), `silver`
-//! (bronze → silver and the quality report) and `gold` (silver → features; with
-//! `--with-test-features` also gold_test). The lake logic lives in `replay::lake`; this
+//! (bronze → silver and the quality report), `gold` (silver → features; with
+//! `--with-test-features` also gold_test), `ls` and `stats` (what the lake holds). The lake
+//! logic lives in `replay::lake`; this
 //! module resolves the root (flag, config), walks input directories, drives the progress bar,
 //! prints the summary and maps failures onto exit codes.
 //!
@@ -24,6 +25,7 @@ use replay::{LakeRoot, S3Options, Store};
 use crate::cli::{
     LakeArgs, LakeCommand, LakeGoldArgs, LakeIngestArgs, LakeSilverArgs, MarketArg, SilverMarketArg,
 };
+use crate::cli::{LakeLsArgs, LakeStatsArgs, LayerArg};
 use crate::error::{BadInput, ConfigError, NoInput};
 use crate::progress::Progress;
 
@@ -43,6 +45,8 @@ pub fn run(args: &LakeArgs) -> Result<()> {
         LakeCommand::Download(a) => download::run(a, &cfg.download.base_url),
         LakeCommand::Silver(a) => silver(&cfg, a),
         LakeCommand::Gold(a) => gold(&cfg, a),
+        LakeCommand::Ls(a) => ls(&cfg, a),
+        LakeCommand::Stats(a) => stats(&cfg, a),
     }
 }
 
@@ -96,7 +100,7 @@ fn failpoint() -> Option<Failpoint> {
 
 fn ingest(cfg: &config::LakeConfig, a: &LakeIngestArgs) -> Result<()> {
     let root = LakeRoot::parse(&cfg.root)?;
-    let store = Store::create(&root, &S3Options::from_env())
+    let store = Store::create(&root, &cfg.s3.options())
         .with_context(|| format!("cannot open lake {root}"))?;
     let inputs = expand_inputs(&a.paths);
     let total: u64 = inputs
@@ -157,7 +161,7 @@ fn ingest(cfg: &config::LakeConfig, a: &LakeIngestArgs) -> Result<()> {
 }
 
 /// Opens an existing lake for a step that reads it (a missing local root is a missing input).
-fn open_existing(root: &LakeRoot) -> Result<Store> {
+fn open_existing(root: &LakeRoot, s3: &S3Options) -> Result<Store> {
     if let LakeRoot::Local(dir) = root
         && !dir.is_dir()
     {
@@ -166,12 +170,12 @@ fn open_existing(root: &LakeRoot) -> Result<Store> {
             dir.display()
         )));
     }
-    Store::open(root).with_context(|| format!("cannot open lake {root}"))
+    Store::open_with(root, s3).with_context(|| format!("cannot open lake {root}"))
 }
 
 fn silver(cfg: &config::LakeConfig, a: &LakeSilverArgs) -> Result<()> {
     let root = LakeRoot::parse(&cfg.root)?;
-    let store = open_existing(&root)?;
+    let store = open_existing(&root, &cfg.s3.options())?;
     let opts = SilverOptions {
         series: SeriesFilter {
             symbols: a.symbols.clone(),
@@ -243,7 +247,7 @@ fn market(m: SilverMarketArg) -> Market {
 
 fn gold(cfg: &config::LakeConfig, a: &LakeGoldArgs) -> Result<()> {
     let root = LakeRoot::parse(&cfg.root)?;
-    let store = open_existing(&root)?;
+    let store = open_existing(&root, &cfg.s3.options())?;
     let opts = GoldOptions {
         series: SeriesFilter {
             symbols: a.symbols.clone(),
@@ -323,4 +327,84 @@ fn gold(cfg: &config::LakeConfig, a: &LakeGoldArgs) -> Result<()> {
     } else {
         Err(BadInput::new(msg))
     }
+}
+
+/// Opens a lake to report on it; `None` for a local root that does not exist (an empty lake).
+fn open_for_catalog(root: &LakeRoot, s3: &S3Options) -> Result<Option<Store>> {
+    if let LakeRoot::Local(dir) = root
+        && !dir.exists()
+    {
+        return Ok(None);
+    }
+    Store::open_with(root, s3)
+        .map(Some)
+        .with_context(|| format!("cannot open lake {root}"))
+}
+
+/// Fails (exit 1, after the report) when some commit object or footer could not be read.
+fn catalog_problems(cmd: &str, root: &LakeRoot, problems: &[String]) -> Result<()> {
+    if problems.is_empty() {
+        return Ok(());
+    }
+    Err(anyhow::anyhow!(
+        "lake {cmd} in {root}: {} object(s) could not be read: {}",
+        problems.len(),
+        problems.join("; ")
+    ))
+}
+
+fn ls(cfg: &config::LakeConfig, a: &LakeLsArgs) -> Result<()> {
+    let root = LakeRoot::parse(&cfg.root)?;
+    let filter = replay::lake::CatalogFilter {
+        layers: a
+            .layers
+            .iter()
+            .map(|l| match l {
+                LayerArg::Bronze => replay::Layer::Bronze,
+                LayerArg::Silver => replay::Layer::Silver,
+                LayerArg::Gold => replay::Layer::Gold,
+                LayerArg::GoldTest => replay::Layer::GoldTest,
+            })
+            .collect(),
+        symbols: a.symbols.clone(),
+    };
+    let series = match open_for_catalog(&root, &cfg.s3.options())? {
+        Some(store) => replay::lake::inventory(&store, &filter)
+            .with_context(|| format!("lake ls in {root}"))?,
+        None => Vec::new(),
+    };
+    let mut out = std::io::stdout().lock();
+    if a.json {
+        let v = serde_json::json!({ "root": root.to_string(), "series": series });
+        writeln!(out, "{}", serde_json::to_string_pretty(&v)?)?;
+    } else {
+        writeln!(out, "{}", render::ls_table(&series, &root.to_string()))?;
+    }
+    out.flush()?;
+    let problems: Vec<String> = series.iter().flat_map(|s| s.problems.clone()).collect();
+    catalog_problems("ls", &root, &problems)
+}
+
+fn stats(cfg: &config::LakeConfig, a: &LakeStatsArgs) -> Result<()> {
+    let root = LakeRoot::parse(&cfg.root)?;
+    let filter = replay::lake::CatalogFilter {
+        layers: Vec::new(),
+        symbols: a.symbols.clone(),
+    };
+    let series = match open_for_catalog(&root, &cfg.s3.options())? {
+        Some(store) => {
+            replay::lake::stats(&store, &filter).with_context(|| format!("lake stats in {root}"))?
+        }
+        None => Vec::new(),
+    };
+    let mut out = std::io::stdout().lock();
+    if a.json {
+        let v = serde_json::json!({ "root": root.to_string(), "series": series });
+        writeln!(out, "{}", serde_json::to_string_pretty(&v)?)?;
+    } else {
+        writeln!(out, "{}", render::stats_table(&series, &root.to_string()))?;
+    }
+    out.flush()?;
+    let problems: Vec<String> = series.iter().flat_map(|s| s.problems.clone()).collect();
+    catalog_problems("stats", &root, &problems)
 }

@@ -1,12 +1,14 @@
 //! Text rendering of `hermes lake` results for stdout: the ingest summary (one line per input
 //! and a totals line), the silver quality table (one row per series) and the gold table, or
-//! their JSON.
+//! their JSON, and the `ls` and `stats` tables.
 //! Formatting only.
 
 use std::fmt::Write;
 
+use replay::Layer;
 use replay::lake::{
-    Category, GapSpan, GoldSummary, GoldTestSummary, IngestOutcome, SeriesOutcome, SilverSummary,
+    Category, GapSpan, GoldSummary, GoldTestSummary, IngestOutcome, SeriesInventory, SeriesOutcome,
+    SeriesStats, SilverSummary,
 };
 use serde_json::{Value, json};
 
@@ -280,32 +282,7 @@ fn time_text(ns: Option<i64>) -> String {
 /// between, two spaces apart.
 fn align(table: &[Vec<String>]) -> String {
     let cols = table.first().map_or(0, Vec::len);
-    let widths: Vec<usize> = (0..cols)
-        .map(|c| {
-            table
-                .iter()
-                .map(|r| r[c].chars().count())
-                .max()
-                .unwrap_or(0)
-        })
-        .collect();
-    let mut out = String::new();
-    for row in table {
-        let mut line = String::new();
-        for (c, cell) in row.iter().enumerate() {
-            let pad = " ".repeat(widths[c] - cell.chars().count());
-            if c == 0 || c + 2 >= cols {
-                line.push_str(cell);
-                line.push_str(&pad);
-            } else {
-                line.push_str(&pad);
-                line.push_str(cell);
-            }
-            line.push_str("  ");
-        }
-        let _ = writeln!(out, "{}", line.trim_end());
-    }
-    out
+    aligned(table, &[0, cols.saturating_sub(2), cols.saturating_sub(1)])
 }
 
 /// The gold table: one row per series (days, written, unchanged, rows, first and last bar),
@@ -422,6 +399,102 @@ pub fn gold_test_table(summary: &GoldTestSummary, root: &str) -> String {
     out
 }
 
+/// Columns padded to their widest cell; columns in `left` are left-aligned, the rest right.
+fn aligned(table: &[Vec<String>], left: &[usize]) -> String {
+    let cols = table.first().map_or(0, Vec::len);
+    let widths: Vec<usize> = (0..cols)
+        .map(|c| {
+            table
+                .iter()
+                .map(|r| r.get(c).map_or(0, |s| s.chars().count()))
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    let mut out = String::new();
+    for row in table {
+        let mut line = String::new();
+        for (c, cell) in row.iter().enumerate() {
+            let pad = " ".repeat(widths[c] - cell.chars().count());
+            if left.contains(&c) {
+                line.push_str(cell);
+                line.push_str(&pad);
+            } else {
+                line.push_str(&pad);
+                line.push_str(cell);
+            }
+            line.push_str("  ");
+        }
+        let _ = writeln!(out, "{}", line.trim_end());
+    }
+    out
+}
+
+fn or_dash<T: ToString>(v: Option<T>) -> String {
+    v.map_or_else(|| "-".to_string(), |v| v.to_string())
+}
+
+/// `hermes lake ls`: one row per layer and series, then `PROBLEM` lines and a totals line.
+#[must_use]
+pub fn ls_table(series: &[SeriesInventory], root: &str) -> String {
+    const HEAD: [&str; 14] = [
+        "layer",
+        "market",
+        "category",
+        "symbol",
+        "interval",
+        "first_day",
+        "last_day",
+        "days",
+        "files",
+        "rows",
+        "bytes",
+        "versions",
+        "superseded",
+        "orphans",
+    ];
+    let mut table: Vec<Vec<String>> = vec![HEAD.iter().map(|h| (*h).to_string()).collect()];
+    for s in series {
+        let bronze = s.layer == Layer::Bronze;
+        let only_bronze = |v: u64| if bronze { v.to_string() } else { "-".into() };
+        table.push(vec![
+            s.layer.to_string(),
+            s.series.market.clone(),
+            s.series.category.clone(),
+            s.series.symbol.clone(),
+            s.series.interval.clone(),
+            or_dash(s.first_day),
+            or_dash(s.last_day),
+            s.days.to_string(),
+            s.files.to_string(),
+            s.rows.map_or_else(|| "?".to_string(), |r| r.to_string()),
+            s.bytes.to_string(),
+            only_bronze(s.versions),
+            only_bronze(s.superseded),
+            if matches!(s.layer, Layer::Bronze | Layer::Gold) {
+                s.orphans.to_string()
+            } else {
+                "-".into()
+            },
+        ]);
+    }
+    let mut out = aligned(&table, &[0, 1, 2, 3, 4]);
+    for s in series {
+        for p in &s.problems {
+            let _ = writeln!(out, "PROBLEM  {} {}: {p}", s.layer, s.series);
+        }
+    }
+    let _ = write!(
+        out,
+        "lake ls in {root}: {} series, {} files, {} bytes (rows: bronze from the ledger, every \
+         version; silver from _quality.parquet; gold from Parquet footers)",
+        series.len(),
+        series.iter().map(|s| s.files).sum::<u64>(),
+        series.iter().map(|s| s.bytes).sum::<u64>()
+    );
+    out
+}
+
 /// The gold_test run as JSON.
 #[must_use]
 pub fn gold_test_json(summary: &GoldTestSummary) -> Value {
@@ -444,4 +517,56 @@ pub fn gold_test_json(summary: &GoldTestSummary) -> Value {
         "days_written": summary.days_written(),
         "series": series,
     })
+}
+
+/// `hermes lake stats`: one row per series over all layers, then `PROBLEM` lines and a
+/// totals line.
+#[must_use]
+pub fn stats_table(series: &[SeriesStats], root: &str) -> String {
+    const HEAD: [&str; 14] = [
+        "series",
+        "rows",
+        "bytes",
+        "first",
+        "last",
+        "complete",
+        "gaps",
+        "dups",
+        "misaligned",
+        "outliers",
+        "versions",
+        "superseded",
+        "gold_days",
+        "gold_cover",
+    ];
+    let mut table: Vec<Vec<String>> = vec![HEAD.iter().map(|h| (*h).to_string()).collect()];
+    for s in series {
+        let q = s.silver.as_ref().and_then(|x| x.quality.as_ref());
+        let b = s.bronze.as_ref();
+        let g = s.gold.as_ref();
+        table.push(vec![
+            s.series.to_string(),
+            s.rows.map_or_else(|| "?".to_string(), |r| r.to_string()),
+            s.bytes.to_string(),
+            time_text(s.first_ns),
+            time_text(s.last_ns),
+            or_dash(q.map(|q| format!("{:.2}%", q.completeness_pct))),
+            or_dash(q.map(|q| q.gaps)),
+            or_dash(q.map(|q| q.duplicates)),
+            or_dash(q.map(|q| q.misaligned)),
+            or_dash(q.map(|q| q.outliers)),
+            or_dash(b.map(|b| b.versions)),
+            or_dash(b.map(|b| b.superseded)),
+            or_dash(g.map(|g| g.days)),
+            or_dash(g.and_then(|g| g.coverage_pct).map(|c| format!("{c:.2}%"))),
+        ]);
+    }
+    let mut out = aligned(&table, &[0, 3, 4]);
+    for s in series {
+        for p in &s.problems {
+            let _ = writeln!(out, "PROBLEM  {}: {p}", s.series);
+        }
+    }
+    let _ = write!(out, "lake stats in {root}: {} series", series.len());
+    out
 }

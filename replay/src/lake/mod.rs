@@ -17,11 +17,13 @@
 //! - [`gold`]: silver → gold (features from `strategies`), committed by the series' state;
 //! - [`features`]: test feature specs and their columns (`strategies` indicators);
 //! - [`gold_test`]: the gold_test layer and the gold ⋈ gold_test read path;
+//! - [`catalog`]: what the lake holds (`ls`) and per-series figures (`stats`);
 //! - [`error`]: the error type, [`LakeError`].
 //!
 //! Reads no clock and opens no network connection beyond the [`crate::Store`] it is given.
 
 pub mod bronze;
+pub mod catalog;
 pub mod csvparse;
 pub mod error;
 pub mod features;
@@ -39,6 +41,10 @@ pub mod zipfile;
 pub use bronze::{
     Failpoint, IngestOptions, IngestOutcome, PROVENANCE_COLUMNS, PROVIDER, bronze_path,
     ingest_files,
+};
+pub use catalog::{
+    BronzeStats, CatalogFilter, LayerStats, RowsFrom, SeriesInventory, SeriesPath, SeriesStats,
+    SilverStats, inventory, stats,
 };
 pub use csvparse::{MarketFrom, MarketHint};
 pub use error::LakeError;
