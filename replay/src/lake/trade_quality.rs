@@ -200,14 +200,23 @@ impl TradeSeriesQuality {
             let span = u64::try_from((b.date - a.date).num_days() + 1).unwrap_or(0);
             q.missing_days = span.saturating_sub(q.days);
         }
+        // Saturating: the counts come from files (and ids from bronze), so a day with ids
+        // spread over the whole i64 range already misses ~2^64 ids; two such days must not
+        // overflow.
         for r in rows {
-            q.rows += r.rows;
-            q.duplicates += r.duplicates;
-            q.conflicts += r.conflicts;
-            q.invalid_rows += r.invalid_rows;
-            q.out_of_order += r.out_of_order;
-            q.id_gaps += r.id_gaps + u64::from(r.midnight_missing_ids > 0);
-            q.missing_ids += r.missing_ids + r.midnight_missing_ids;
+            q.rows = q.rows.saturating_add(r.rows);
+            q.duplicates = q.duplicates.saturating_add(r.duplicates);
+            q.conflicts = q.conflicts.saturating_add(r.conflicts);
+            q.invalid_rows = q.invalid_rows.saturating_add(r.invalid_rows);
+            q.out_of_order = q.out_of_order.saturating_add(r.out_of_order);
+            q.id_gaps = q
+                .id_gaps
+                .saturating_add(r.id_gaps)
+                .saturating_add(u64::from(r.midnight_missing_ids > 0));
+            q.missing_ids = q
+                .missing_ids
+                .saturating_add(r.missing_ids)
+                .saturating_add(r.midnight_missing_ids);
             if r.rows > 0 {
                 q.first_time.get_or_insert(r.first_time);
                 q.last_time = Some(r.last_time);
@@ -454,6 +463,26 @@ mod tests {
 
         let bytes = write_trade_quality("q", &rows).unwrap();
         assert_eq!(read_trade_quality("q", bytes).unwrap(), rows);
+    }
+
+    #[test]
+    fn extreme_ids_saturate_the_series_totals() {
+        // Each day's ids span the whole i64 range (a bad bronze file can say so): one day
+        // misses 2^64 − 2 ids, so the two-day total must saturate, not overflow.
+        let wide = |d| {
+            assess_trade_day(
+                day(d),
+                &[i64::MIN, i64::MAX],
+                &[1, 2],
+                TradeDayCounts::default(),
+                "w".into(),
+            )
+        };
+        let mut rows = vec![wide(1), wide(2)];
+        link_trade_days(&mut rows);
+        assert_eq!(rows[0].missing_ids, u64::MAX - 1);
+        let q = TradeSeriesQuality::of(&rows);
+        assert_eq!((q.rows, q.id_gaps, q.missing_ids), (4, 2, u64::MAX));
     }
 
     #[test]
