@@ -27,14 +27,14 @@ use std::sync::Arc;
 use arrow_array::cast::AsArray;
 use arrow_array::types::{Date32Type, Int64Type};
 use arrow_array::{Array, ArrayRef, Date32Array, Int64Array, RecordBatch, StringArray};
-use arrow_schema::{DataType, Field, Schema};
+use arrow_schema::DataType;
 use bytes::Bytes;
 use chrono::NaiveDate;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use serde::Serialize;
 
 use super::error::{LakeError, Result};
-use crate::bars::{FileCompression, encode};
+use super::quality::{TableColumn, check_table_columns, encode_table};
 
 /// What the silver build removed from or saw in one trade series-day.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -226,7 +226,7 @@ impl TradeSeriesQuality {
     }
 }
 
-const COLUMNS: [(&str, DataType, bool); 18] = [
+const COLUMNS: [TableColumn; 18] = [
     ("date", DataType::Date32, false),
     ("rows", DataType::Int64, false),
     ("duplicates", DataType::Int64, false),
@@ -302,23 +302,7 @@ pub fn write_trade_quality(file: &str, rows: &[TradeQualityRow]) -> Result<Bytes
             rows.len(),
         ))),
     ];
-    let schema = Schema::new(
-        COLUMNS
-            .iter()
-            .map(|(n, t, null)| Field::new(*n, t.clone(), *null))
-            .collect::<Vec<_>>(),
-    );
-    let store_err = |source| LakeError::Store {
-        file: file.to_string(),
-        source: Box::new(source),
-    };
-    let batch = RecordBatch::try_new(Arc::new(schema), columns).map_err(|e| {
-        store_err(crate::ReplayError::Encode {
-            what: "trade quality",
-            reason: e.to_string(),
-        })
-    })?;
-    encode("trade quality", &batch, FileCompression::default()).map_err(store_err)
+    encode_table(file, "trade quality", &COLUMNS, columns)
 }
 
 /// Decodes a `_quality.parquet` written by [`write_trade_quality`].
@@ -343,20 +327,7 @@ pub fn read_trade_quality(file: &str, bytes: Bytes) -> Result<Vec<TradeQualityRo
 }
 
 fn read_batch(b: &RecordBatch, out: &mut Vec<TradeQualityRow>) -> std::result::Result<(), String> {
-    for (name, dt, nullable) in &COLUMNS {
-        let c = b
-            .column_by_name(name)
-            .ok_or_else(|| format!("column {name} is missing (not a trade quality table)"))?;
-        if c.data_type() != dt {
-            return Err(format!(
-                "column {name} has type {}, expected {dt}",
-                c.data_type()
-            ));
-        }
-        if !nullable && c.null_count() > 0 {
-            return Err(format!("column {name} has nulls"));
-        }
-    }
+    check_table_columns(b, &COLUMNS, " (not a trade quality table)")?;
     let col = |n: &str| b.column_by_name(n).map(AsRef::as_ref);
     let int = |n: &str| -> &[i64] {
         col(n).map_or(&[], |a: &dyn Array| a.as_primitive::<Int64Type>().values())
