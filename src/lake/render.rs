@@ -142,36 +142,12 @@ pub fn silver_table(summary: &SilverSummary, root: &str) -> String {
             gap_text(q.longest_gap),
         ]);
     }
-    let widths: Vec<usize> = (0..HEAD.len())
-        .map(|c| {
-            table
-                .iter()
-                .map(|r| r[c].chars().count())
-                .max()
-                .unwrap_or(0)
-        })
-        .collect();
-    let mut out = String::new();
     let trades = summary.series.len() - (table.len() - 1);
     if trades > 0 && table.len() == 1 {
         // Trade series only: no empty klines table.
         table.clear();
     }
-    for row in &table {
-        let mut line = String::new();
-        for (c, cell) in row.iter().enumerate() {
-            let pad = widths[c] - cell.chars().count();
-            if c == 0 || c == HEAD.len() - 1 {
-                line.push_str(cell);
-                line.push_str(&" ".repeat(pad));
-            } else {
-                line.push_str(&" ".repeat(pad));
-                line.push_str(cell);
-            }
-            line.push_str("  ");
-        }
-        let _ = writeln!(out, "{}", line.trim_end());
-    }
+    let mut out = align(&table, 1);
     if trades > 0 {
         out.push_str(&trade_table(summary));
     }
@@ -232,7 +208,7 @@ fn trade_table(summary: &SilverSummary) -> String {
             time_text(q.last_time),
         ]);
     }
-    align(&table)
+    align(&table, 2)
 }
 
 /// The silver run as JSON: totals, and per series its quality totals and per-day rows.
@@ -278,11 +254,14 @@ fn time_text(ns: Option<i64>) -> String {
     ns.map_or_else(|| "-".to_string(), format_timestamp)
 }
 
-/// Left-aligns the first and the last two columns (names, times), right-aligns the counts
-/// between, two spaces apart.
-fn align(table: &[Vec<String>]) -> String {
+/// Left-aligns the first and the last `left_tail` columns (names, times, gaps), right-aligns
+/// the counts between, two spaces apart.
+fn align(table: &[Vec<String>], left_tail: usize) -> String {
     let cols = table.first().map_or(0, Vec::len);
-    aligned(table, &[0, cols.saturating_sub(2), cols.saturating_sub(1)])
+    let left: Vec<usize> = std::iter::once(0)
+        .chain(cols.saturating_sub(left_tail).max(1)..cols)
+        .collect();
+    aligned(table, &left)
 }
 
 /// The gold table: one row per series (days, written, unchanged, rows, first and last bar),
@@ -310,7 +289,7 @@ pub fn gold_table(summary: &GoldSummary, root: &str) -> String {
             time_text(s.last_open_time),
         ]);
     }
-    let mut out = align(&table);
+    let mut out = align(&table, 2);
     for s in &summary.series {
         for e in &s.failures {
             let _ = writeln!(out, "FAILED   {}: {e}", s.key);
@@ -384,7 +363,7 @@ pub fn gold_test_table(summary: &GoldTestSummary, root: &str) -> String {
             s.rows.to_string(),
         ]);
     }
-    let mut out = align(&table);
+    let mut out = align(&table, 2);
     for (key, e) in summary.failures() {
         let _ = writeln!(out, "FAILED   {key}: {e}");
     }

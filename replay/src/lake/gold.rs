@@ -83,6 +83,11 @@ pub const RETURN_COLUMNS: [&str; 2] = ["ret_1", "log_ret_1"];
 /// Silver days fetched at once (bounded concurrent GETs).
 const DAYS_PER_FETCH: usize = 64;
 
+/// The most rows a series' buffers reserve up front from silver's quality table: the counts
+/// come from a file, so a corrupt one must not ask for an impossible allocation (the buffers
+/// still grow past it as real rows arrive).
+const MAX_RESERVE_ROWS: usize = 1 << 24;
+
 /// Version of the [`GoldState`] layout.
 const STATE_SCHEMA: u32 = 1;
 
@@ -321,7 +326,9 @@ fn build_series(store: &Store, opts: &GoldOptions, out: &mut GoldSeriesOutcome) 
     silver_days.sort_by_key(|r| r.date);
     silver_days.dedup_by_key(|r| r.date);
     out.days = silver_days.len();
-    out.rows = silver_days.iter().map(|r| r.rows).sum();
+    out.rows = silver_days
+        .iter()
+        .fold(0u64, |n, r| n.saturating_add(r.rows));
     out.first_open_time = silver_days
         .iter()
         .find(|r| r.rows > 0)
@@ -534,6 +541,15 @@ fn decode_silver(file: &str, bytes: Bytes, market: Market) -> Result<SilverDay> 
     Ok(day)
 }
 
+/// The rows to reserve for `days`: their quality-table row counts, saturated and capped at
+/// [`MAX_RESERVE_ROWS`].
+fn reserve_rows(days: &[QualityRow]) -> usize {
+    days.iter()
+        .map(|r| usize::try_from(r.rows).unwrap_or(usize::MAX))
+        .fold(0usize, usize::saturating_add)
+        .min(MAX_RESERVE_ROWS)
+}
+
 /// Reads every silver day of the series (the quality table's days, in date order) and
 /// concatenates them, checking that open times increase strictly across the whole series.
 fn read_series(store: &Store, key: &SeriesKey, days: &[QualityRow]) -> Result<SeriesBars> {
@@ -546,10 +562,7 @@ fn read_series(store: &Store, key: &SeriesKey, days: &[QualityRow]) -> Result<Se
             .collect(),
         ..SeriesBars::default()
     };
-    let total: usize = days
-        .iter()
-        .map(|r| usize::try_from(r.rows).unwrap_or(0))
-        .sum();
+    let total = reserve_rows(days);
     bars.open_time.reserve(total);
     bars.close_time.reserve(total);
     bars.trade_count.reserve(total);
@@ -763,6 +776,51 @@ mod tests {
         assert_eq!(&names[..4], ["open_time", "close_time", "symbol", "open"]);
         assert_eq!(names[12], "ema_12");
         assert_eq!(&names[24..], ["ret_1", "log_ret_1"]);
+    }
+
+    #[test]
+    fn impossible_row_counts_in_silver_quality_fail_the_series_not_the_process() {
+        use super::super::quality::{DayBars, DayCounts, KlineInterval, assess_day, write_quality};
+        use crate::store::{LakeRoot, S3Options};
+        // A corrupt quality table claiming i64::MAX rows a day: the row total and the buffers
+        // reserved from it must neither overflow nor abort; the missing silver days fail the
+        // series.
+        let tmp = tempfile::tempdir().unwrap();
+        let root = LakeRoot::Local(tmp.path().to_path_buf());
+        let store = Store::create(&root, &S3Options::default()).unwrap();
+        let key = SeriesKey {
+            market: Market::Spot,
+            category: Category::Klines,
+            symbol: "BTCUSDT".into(),
+            interval: "1h".into(),
+        };
+        let iv = KlineInterval::parse("1h").unwrap();
+        let rows: Vec<QualityRow> = (1..=3)
+            .map(|d| {
+                let date = NaiveDate::from_ymd_opt(2020, 1, d).unwrap();
+                let t = [i64::from(d) * 86_400_000_000_000];
+                let bars = DayBars {
+                    open_time: &t,
+                    high: &[1.0],
+                    low: &[1.0],
+                    close: &[1.0],
+                };
+                let mut r = assess_day(date, bars, iv, DayCounts::default(), "k".into());
+                r.rows = u64::MAX;
+                r
+            })
+            .collect();
+        store
+            .put(&key.quality_file(), write_quality("q", &rows).unwrap())
+            .unwrap();
+        assert_eq!(reserve_rows(&rows), MAX_RESERVE_ROWS);
+        let summary = build_gold(&store, &GoldOptions::default()).unwrap();
+        let [out] = summary.series.as_slice() else {
+            panic!("one series expected: {summary:?}");
+        };
+        assert_eq!((out.days, out.rows), (3, u64::MAX));
+        assert_eq!(out.failures.len(), 1, "{out:?}");
+        assert!(!out.state_written);
     }
 
     #[test]

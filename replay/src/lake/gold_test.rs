@@ -319,7 +319,10 @@ fn build_series(
         .collect();
     out.days_unchanged = quality.len() - todo.len();
     if todo.is_empty() && old_days.len() == fps.len() {
-        out.rows = quality.iter().map(|r| r.rows as usize).sum();
+        // Saturating: the counts come from silver's quality file.
+        out.rows = quality.iter().fold(0usize, |n, r| {
+            n.saturating_add(usize::try_from(r.rows).unwrap_or(usize::MAX))
+        });
         return Ok(());
     }
     let days: Vec<NaiveDate> = quality.iter().map(|r| r.date).collect();
@@ -465,7 +468,7 @@ fn day_files(
 ) -> Result<Vec<String>> {
     let dir = key.dir(layer);
     let lo = start_ns.map(|s| s.div_euclid(NS_PER_DAY));
-    let hi = end_ns.map(|e| (e - 1).div_euclid(NS_PER_DAY));
+    let hi = end_ns.map(|e| e.saturating_sub(1).div_euclid(NS_PER_DAY));
     let mut out: Vec<(NaiveDate, String)> = store
         .list(&dir)
         .map_err(store_err(store, &dir))?
@@ -575,6 +578,24 @@ mod tests {
             name: name.into(),
             kind: kind.into(),
             params: params.iter().map(|(k, v)| ((*k).to_string(), *v)).collect(),
+        }
+    }
+
+    #[test]
+    fn an_end_at_the_smallest_time_reads_nothing_without_overflow() {
+        use crate::store::{LakeRoot, S3Options};
+        let tmp = tempfile::tempdir().unwrap();
+        let store =
+            Store::create(&LakeRoot::Local(tmp.path().into()), &S3Options::default()).unwrap();
+        let key = SeriesKey {
+            market: Market::Spot,
+            category: Category::Klines,
+            symbol: "BTCUSDT".into(),
+            interval: "1h".into(),
+        };
+        for with_test in [false, true] {
+            let e = read_features(&store, &key, None, Some(i64::MIN), with_test).unwrap_err();
+            assert!(matches!(e, LakeError::BadLayer { .. }), "{e:?}");
         }
     }
 

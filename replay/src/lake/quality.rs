@@ -410,7 +410,7 @@ impl SeriesQuality {
     }
 }
 
-const COLUMNS: [(&str, DataType, bool); 21] = [
+const COLUMNS: [TableColumn; 21] = [
     ("date", DataType::Date32, false),
     ("rows", DataType::Int64, false),
     ("expected_rows", DataType::Int64, false),
@@ -494,9 +494,24 @@ pub fn write_quality(file: &str, rows: &[QualityRow]) -> Result<Bytes> {
             rows.len(),
         ))),
     ];
+    encode_table(file, "quality", &COLUMNS, columns)
+}
+
+/// One column of a quality table: name, type, nullable.
+pub(super) type TableColumn = (&'static str, DataType, bool);
+
+/// Encodes `columns` as a quality table `what` with the columns `spec` (default compression).
+///
+/// # Errors
+/// [`LakeError::Store`] naming `file` when the batch cannot be built or encoded.
+pub(super) fn encode_table(
+    file: &str,
+    what: &'static str,
+    spec: &[TableColumn],
+    columns: Vec<ArrayRef>,
+) -> Result<Bytes> {
     let schema = Schema::new(
-        COLUMNS
-            .iter()
+        spec.iter()
             .map(|(n, t, null)| Field::new(*n, t.clone(), *null))
             .collect::<Vec<_>>(),
     );
@@ -506,11 +521,35 @@ pub fn write_quality(file: &str, rows: &[QualityRow]) -> Result<Bytes> {
     };
     let batch = RecordBatch::try_new(Arc::new(schema), columns).map_err(|e| {
         store_err(crate::ReplayError::Encode {
-            what: "quality",
+            what,
             reason: e.to_string(),
         })
     })?;
-    encode("quality", &batch, FileCompression::default()).map_err(store_err)
+    encode(what, &batch, FileCompression::default()).map_err(store_err)
+}
+
+/// Checks that `b` has every column of `spec` with its type and no null where it is not
+/// nullable; `missing` follows the message of a missing column.
+pub(super) fn check_table_columns(
+    b: &RecordBatch,
+    spec: &[TableColumn],
+    missing: &str,
+) -> std::result::Result<(), String> {
+    for (name, dt, nullable) in spec {
+        let c = b
+            .column_by_name(name)
+            .ok_or_else(|| format!("column {name} is missing{missing}"))?;
+        if c.data_type() != dt {
+            return Err(format!(
+                "column {name} has type {}, expected {dt}",
+                c.data_type()
+            ));
+        }
+        if !nullable && c.null_count() > 0 {
+            return Err(format!("column {name} has nulls"));
+        }
+    }
+    Ok(())
 }
 
 /// Decodes a `_quality.parquet` written by [`write_quality`].
@@ -534,20 +573,7 @@ pub fn read_quality(file: &str, bytes: Bytes) -> Result<Vec<QualityRow>> {
 }
 
 fn read_batch(b: &RecordBatch, out: &mut Vec<QualityRow>) -> std::result::Result<(), String> {
-    for (name, dt, nullable) in &COLUMNS {
-        let c = b
-            .column_by_name(name)
-            .ok_or_else(|| format!("column {name} is missing"))?;
-        if c.data_type() != dt {
-            return Err(format!(
-                "column {name} has type {}, expected {dt}",
-                c.data_type()
-            ));
-        }
-        if !nullable && c.null_count() > 0 {
-            return Err(format!("column {name} has nulls"));
-        }
-    }
+    check_table_columns(b, &COLUMNS, "")?;
     let col = |n: &str| b.column_by_name(n).map(AsRef::as_ref);
     let int = |n: &str| -> &[i64] {
         col(n).map_or(&[], |a: &dyn Array| a.as_primitive::<Int64Type>().values())

@@ -337,12 +337,15 @@ pub fn build_silver(store: &Store, opts: &SilverOptions) -> Result<SilverSummary
     Ok(summary)
 }
 
-/// The series' existing quality rows by date (none with `full` or before the first run).
-fn old_quality(
+/// A series' committed quality table by date, read with `read` (empty with `full` or before
+/// the first run).
+pub(super) fn old_rows<R>(
     store: &Store,
     key: &SeriesKey,
     full: bool,
-) -> Result<BTreeMap<NaiveDate, QualityRow>> {
+    read: fn(&str, Bytes) -> Result<Vec<R>>,
+    date: fn(&R) -> NaiveDate,
+) -> Result<BTreeMap<NaiveDate, R>> {
     if full {
         return Ok(BTreeMap::new());
     }
@@ -354,30 +357,36 @@ fn old_quality(
     else {
         return Ok(BTreeMap::new());
     };
-    Ok(read_quality(&store.url_of(&path), bytes)?
+    Ok(read(&store.url_of(&path), bytes)?
         .into_iter()
-        .map(|r| (r.date, r))
+        .map(|r| (date(&r), r))
         .collect())
 }
 
-fn build_series(
+/// The day loop shared by klines and trades: a day whose bronze inputs still have their
+/// fingerprint (under `format`) keeps its old row; the others are fetched
+/// ([`DAYS_PER_FETCH`] days of files at a time), built by `build` and written. A day that
+/// fails keeps its old row and fingerprint (the next run retries it) and its error goes to
+/// `out.failures`. Returns every day's row, by date; the quality table is the caller's.
+///
+/// # Errors
+/// [`LakeError::Store`] when a fetch of bronze files fails.
+pub(super) fn build_changed_days<R: Clone>(
     store: &Store,
-    opts: &SilverOptions,
     days: &BTreeMap<NaiveDate, Vec<BronzeInput>>,
+    old: &BTreeMap<NaiveDate, R>,
+    format: &str,
+    fingerprint_of: fn(&R) -> &str,
+    build: impl Fn(NaiveDate, &[(String, &BronzeInput, Bytes)], String) -> Result<(Bytes, R)>,
     out: &mut SeriesOutcome,
-) -> Result<()> {
+) -> Result<BTreeMap<NaiveDate, R>> {
     let key = out.key.clone();
-    let interval = KlineInterval::parse(&key.interval).ok_or_else(|| LakeError::Ledger {
-        path: key.to_string(),
-        reason: format!("{:?} is not a kline interval", key.interval),
-    })?;
-    let old = old_quality(store, &key, opts.full)?;
-    let mut rows: BTreeMap<NaiveDate, QualityRow> = BTreeMap::new();
+    let mut rows: BTreeMap<NaiveDate, R> = BTreeMap::new();
     let mut todo: Vec<(NaiveDate, &[BronzeInput], String)> = Vec::new();
     for (day, inputs) in days {
-        let fp = fingerprint(SILVER_FORMAT, inputs);
+        let fp = fingerprint(format, inputs);
         match old.get(day) {
-            Some(r) if r.inputs_fingerprint == fp => {
+            Some(r) if fingerprint_of(r) == fp => {
                 rows.insert(*day, r.clone());
                 out.days_unchanged += 1;
             }
@@ -402,15 +411,14 @@ fn build_series(
                 .zip(bodies.by_ref())
                 .map(|(i, b)| (store.url_of(&i.path), i, b))
                 .collect();
-            let built = build_day(&key, *day, &files, interval, fp.clone(), opts.compression)
-                .and_then(|(body, row)| {
-                    let path = key.silver_file(*day)?;
-                    store.put(&path, body).map_err(|source| LakeError::Store {
-                        file: store.url_of(&path),
-                        source: Box::new(source),
-                    })?;
-                    Ok(row)
-                });
+            let built = build(*day, &files, fp.clone()).and_then(|(body, row)| {
+                let path = key.silver_file(*day)?;
+                store.put(&path, body).map_err(|source| LakeError::Store {
+                    file: store.url_of(&path),
+                    source: Box::new(source),
+                })?;
+                Ok(row)
+            });
             match built {
                 Ok(row) => {
                     rows.insert(*day, row);
@@ -426,6 +434,30 @@ fn build_series(
             }
         }
     }
+    Ok(rows)
+}
+
+fn build_series(
+    store: &Store,
+    opts: &SilverOptions,
+    days: &BTreeMap<NaiveDate, Vec<BronzeInput>>,
+    out: &mut SeriesOutcome,
+) -> Result<()> {
+    let key = out.key.clone();
+    let interval = KlineInterval::parse(&key.interval).ok_or_else(|| LakeError::Ledger {
+        path: key.to_string(),
+        reason: format!("{:?} is not a kline interval", key.interval),
+    })?;
+    let old = old_rows(store, &key, opts.full, read_quality, |r| r.date)?;
+    let rows = build_changed_days(
+        store,
+        days,
+        &old,
+        SILVER_FORMAT,
+        |r| r.inputs_fingerprint.as_str(),
+        |day, files, fp| build_day(&key, day, files, interval, fp, opts.compression),
+        out,
+    )?;
     let mut rows: Vec<QualityRow> = rows.into_values().collect();
     link_days(&mut rows, interval);
     let unchanged = rows.len() == old.len() && rows.iter().zip(old.values()).all(|(a, b)| a == b);

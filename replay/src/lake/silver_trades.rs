@@ -44,7 +44,7 @@ use polars::prelude::{
 use super::error::{LakeError, Result};
 use super::schema::{CellType, spec};
 use super::silver::{
-    BronzeInput, DAYS_PER_FETCH, SeriesKey, SeriesOutcome, SilverOptions, day_number, fingerprint,
+    BronzeInput, SeriesKey, SeriesOutcome, SilverOptions, build_changed_days, day_number, old_rows,
     run, scan_args,
 };
 use super::source::{Category, Market};
@@ -54,7 +54,6 @@ use super::trade_quality::{
 };
 use crate::bars::{FileCompression, encode};
 use crate::error::ReplayError;
-use crate::layout::Layer;
 use crate::store::Store;
 
 /// Part of every trade day's inputs fingerprint: bump it when the format or rules change.
@@ -154,61 +153,16 @@ pub(super) fn build_trade_series(
         path: key.to_string(),
         reason: format!("{} is not a trade category", key.category),
     })?;
-    let old = old_trade_quality(store, &key, opts.full)?;
-    let mut rows: BTreeMap<NaiveDate, TradeQualityRow> = BTreeMap::new();
-    let mut todo: Vec<(NaiveDate, &[BronzeInput], String)> = Vec::new();
-    for (day, inputs) in days {
-        let fp = fingerprint(TRADES_FORMAT, inputs);
-        match old.get(day) {
-            Some(r) if r.inputs_fingerprint == fp => {
-                rows.insert(*day, r.clone());
-                out.days_unchanged += 1;
-            }
-            _ => todo.push((*day, inputs, fp)),
-        }
-    }
-    for chunk in todo.chunks(DAYS_PER_FETCH) {
-        let paths: Vec<&str> = chunk
-            .iter()
-            .flat_map(|(_, inputs, _)| inputs.iter().map(|i| i.path.as_str()))
-            .collect();
-        let mut bodies = store
-            .get_many(&paths)
-            .map_err(|source| LakeError::Store {
-                file: store.url_of(&key.dir(Layer::Bronze)),
-                source: Box::new(source),
-            })?
-            .into_iter();
-        for (day, inputs, fp) in chunk {
-            let files: Vec<(String, &BronzeInput, Bytes)> = inputs
-                .iter()
-                .zip(bodies.by_ref())
-                .map(|(i, b)| (store.url_of(&i.path), i, b))
-                .collect();
-            let built = build_trade_day(&key, *day, &files, cols, fp.clone(), opts.compression)
-                .and_then(|(body, row)| {
-                    let path = key.silver_file(*day)?;
-                    store.put(&path, body).map_err(|source| LakeError::Store {
-                        file: store.url_of(&path),
-                        source: Box::new(source),
-                    })?;
-                    Ok(row)
-                });
-            match built {
-                Ok(row) => {
-                    rows.insert(*day, row);
-                    out.days_written += 1;
-                }
-                Err(e) => {
-                    // Keep the old row (and its old fingerprint): the next run retries.
-                    if let Some(r) = old.get(day) {
-                        rows.insert(*day, r.clone());
-                    }
-                    out.failures.push(e);
-                }
-            }
-        }
-    }
+    let old = old_rows(store, &key, opts.full, read_trade_quality, |r| r.date)?;
+    let rows = build_changed_days(
+        store,
+        days,
+        &old,
+        TRADES_FORMAT,
+        |r| r.inputs_fingerprint.as_str(),
+        |day, files, fp| build_trade_day(&key, day, files, cols, fp, opts.compression),
+        out,
+    )?;
     let mut rows: Vec<TradeQualityRow> = rows.into_values().collect();
     link_trade_days(&mut rows);
     let unchanged = rows.len() == old.len() && rows.iter().zip(old.values()).all(|(a, b)| a == b);
@@ -224,29 +178,6 @@ pub(super) fn build_trade_series(
     out.trade_quality = TradeSeriesQuality::of(&rows);
     out.trade_days = rows;
     Ok(())
-}
-
-/// The series' existing trade quality rows by date (none with `full` or before the first run).
-fn old_trade_quality(
-    store: &Store,
-    key: &SeriesKey,
-    full: bool,
-) -> Result<BTreeMap<NaiveDate, TradeQualityRow>> {
-    if full {
-        return Ok(BTreeMap::new());
-    }
-    let path = key.quality_file();
-    let Some(bytes) = store.get_opt(&path).map_err(|source| LakeError::Store {
-        file: store.url_of(&path),
-        source: Box::new(source),
-    })?
-    else {
-        return Ok(BTreeMap::new());
-    };
-    Ok(read_trade_quality(&store.url_of(&path), bytes)?
-        .into_iter()
-        .map(|r| (r.date, r))
-        .collect())
 }
 
 /// The bronze column type of a silver source column, from the ingest schema.

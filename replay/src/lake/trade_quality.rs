@@ -27,14 +27,14 @@ use std::sync::Arc;
 use arrow_array::cast::AsArray;
 use arrow_array::types::{Date32Type, Int64Type};
 use arrow_array::{Array, ArrayRef, Date32Array, Int64Array, RecordBatch, StringArray};
-use arrow_schema::{DataType, Field, Schema};
+use arrow_schema::DataType;
 use bytes::Bytes;
 use chrono::NaiveDate;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use serde::Serialize;
 
 use super::error::{LakeError, Result};
-use crate::bars::{FileCompression, encode};
+use super::quality::{TableColumn, check_table_columns, encode_table};
 
 /// What the silver build removed from or saw in one trade series-day.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -200,14 +200,23 @@ impl TradeSeriesQuality {
             let span = u64::try_from((b.date - a.date).num_days() + 1).unwrap_or(0);
             q.missing_days = span.saturating_sub(q.days);
         }
+        // Saturating: the counts come from files (and ids from bronze), so a day with ids
+        // spread over the whole i64 range already misses ~2^64 ids; two such days must not
+        // overflow.
         for r in rows {
-            q.rows += r.rows;
-            q.duplicates += r.duplicates;
-            q.conflicts += r.conflicts;
-            q.invalid_rows += r.invalid_rows;
-            q.out_of_order += r.out_of_order;
-            q.id_gaps += r.id_gaps + u64::from(r.midnight_missing_ids > 0);
-            q.missing_ids += r.missing_ids + r.midnight_missing_ids;
+            q.rows = q.rows.saturating_add(r.rows);
+            q.duplicates = q.duplicates.saturating_add(r.duplicates);
+            q.conflicts = q.conflicts.saturating_add(r.conflicts);
+            q.invalid_rows = q.invalid_rows.saturating_add(r.invalid_rows);
+            q.out_of_order = q.out_of_order.saturating_add(r.out_of_order);
+            q.id_gaps = q
+                .id_gaps
+                .saturating_add(r.id_gaps)
+                .saturating_add(u64::from(r.midnight_missing_ids > 0));
+            q.missing_ids = q
+                .missing_ids
+                .saturating_add(r.missing_ids)
+                .saturating_add(r.midnight_missing_ids);
             if r.rows > 0 {
                 q.first_time.get_or_insert(r.first_time);
                 q.last_time = Some(r.last_time);
@@ -217,7 +226,7 @@ impl TradeSeriesQuality {
     }
 }
 
-const COLUMNS: [(&str, DataType, bool); 18] = [
+const COLUMNS: [TableColumn; 18] = [
     ("date", DataType::Date32, false),
     ("rows", DataType::Int64, false),
     ("duplicates", DataType::Int64, false),
@@ -293,23 +302,7 @@ pub fn write_trade_quality(file: &str, rows: &[TradeQualityRow]) -> Result<Bytes
             rows.len(),
         ))),
     ];
-    let schema = Schema::new(
-        COLUMNS
-            .iter()
-            .map(|(n, t, null)| Field::new(*n, t.clone(), *null))
-            .collect::<Vec<_>>(),
-    );
-    let store_err = |source| LakeError::Store {
-        file: file.to_string(),
-        source: Box::new(source),
-    };
-    let batch = RecordBatch::try_new(Arc::new(schema), columns).map_err(|e| {
-        store_err(crate::ReplayError::Encode {
-            what: "trade quality",
-            reason: e.to_string(),
-        })
-    })?;
-    encode("trade quality", &batch, FileCompression::default()).map_err(store_err)
+    encode_table(file, "trade quality", &COLUMNS, columns)
 }
 
 /// Decodes a `_quality.parquet` written by [`write_trade_quality`].
@@ -334,20 +327,7 @@ pub fn read_trade_quality(file: &str, bytes: Bytes) -> Result<Vec<TradeQualityRo
 }
 
 fn read_batch(b: &RecordBatch, out: &mut Vec<TradeQualityRow>) -> std::result::Result<(), String> {
-    for (name, dt, nullable) in &COLUMNS {
-        let c = b
-            .column_by_name(name)
-            .ok_or_else(|| format!("column {name} is missing (not a trade quality table)"))?;
-        if c.data_type() != dt {
-            return Err(format!(
-                "column {name} has type {}, expected {dt}",
-                c.data_type()
-            ));
-        }
-        if !nullable && c.null_count() > 0 {
-            return Err(format!("column {name} has nulls"));
-        }
-    }
+    check_table_columns(b, &COLUMNS, " (not a trade quality table)")?;
     let col = |n: &str| b.column_by_name(n).map(AsRef::as_ref);
     let int = |n: &str| -> &[i64] {
         col(n).map_or(&[], |a: &dyn Array| a.as_primitive::<Int64Type>().values())
@@ -454,6 +434,26 @@ mod tests {
 
         let bytes = write_trade_quality("q", &rows).unwrap();
         assert_eq!(read_trade_quality("q", bytes).unwrap(), rows);
+    }
+
+    #[test]
+    fn extreme_ids_saturate_the_series_totals() {
+        // Each day's ids span the whole i64 range (a bad bronze file can say so): one day
+        // misses 2^64 − 2 ids, so the two-day total must saturate, not overflow.
+        let wide = |d| {
+            assess_trade_day(
+                day(d),
+                &[i64::MIN, i64::MAX],
+                &[1, 2],
+                TradeDayCounts::default(),
+                "w".into(),
+            )
+        };
+        let mut rows = vec![wide(1), wide(2)];
+        link_trade_days(&mut rows);
+        assert_eq!(rows[0].missing_ids, u64::MAX - 1);
+        let q = TradeSeriesQuality::of(&rows);
+        assert_eq!((q.rows, q.id_gaps, q.missing_ids), (4, 2, u64::MAX));
     }
 
     #[test]

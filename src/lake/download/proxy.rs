@@ -99,11 +99,13 @@ fn checked_url(value: &str) -> Result<reqwest::Url, String> {
     Ok(url)
 }
 
-/// `value` with any `user:password@` replaced by `***@`, for messages.
+/// `value` with everything before its last `@` (after any scheme) replaced by `***@`, for
+/// messages. The whole value is searched, not just up to the first `/`: a password with an
+/// unescaped `/`, `?` or `#` (`http://u:pa/ss@host`) does not parse as a URL, and its error
+/// must not echo it. A proxy URL has no path, so nothing useful is hidden.
 fn redact(value: &str) -> String {
     let (scheme, rest) = value.split_once("://").unwrap_or(("", value));
-    let authority_end = rest.find('/').unwrap_or(rest.len());
-    match rest[..authority_end].rfind('@') {
+    match rest.rfind('@') {
         Some(at) => {
             let sep = if scheme.is_empty() { "" } else { "://" };
             format!("{scheme}{sep}***@{}", &rest[at + 1..])
@@ -171,6 +173,12 @@ mod tests {
             "userinfo only"
         );
         assert_eq!(redact("u:p@host:1"), "***@host:1");
+        // An unescaped `/` or `?` in the password: not a URL, and still not echoed.
+        for value in ["http://user:se/cret@host:1", "user:se?cret@host:1"] {
+            let e = env(&[("HTTPS_PROXY", value)]).proxies().unwrap_err();
+            assert!(e.contains("not a URL"), "{value}: {e}");
+            assert!(!e.contains("cret"), "{value}: {e}");
+        }
         assert_eq!(redact("http://host:1"), "\"http://host:1\"");
     }
 }
