@@ -325,11 +325,11 @@ impl<'a> BaumWelch<'a> {
             // s1 becomes the new mean; a state without posterior mass keeps its old one.
             *m = if a > 0.0 { *m / a } else { b };
         }
-        for (g, &r) in gamma.chunks_exact(k).zip(self.obs) {
-            for ((c, &m), &gj) in s2.iter_mut().zip(s1.iter()).zip(g) {
-                let d = r - m;
-                *c += gj * d * d;
-            }
+        match k {
+            2 => second_moments::<2>(gamma, self.obs, s1, s2),
+            3 => second_moments::<3>(gamma, self.obs, s1, s2),
+            4 => second_moments::<4>(gamma, self.obs, s1, s2),
+            _ => second_moments_k(k, gamma, self.obs, s1, s2),
         }
         for ((v, &a), &old) in s2.iter_mut().zip(s0.iter()).zip(&p.var) {
             *v = if a > 0.0 {
@@ -383,6 +383,31 @@ impl<'a> BaumWelch<'a> {
         let p = &self.p;
         GaussianHmm::from_parts(&p.mean, &p.var, &p.trans, &p.initial, &self.names)
     }
+}
+
+/// Adds `Σ_t γ_t(j) (r_t − mean_j)²` to `s2[j]` (γ is T×K row-major, `k` states).
+fn second_moments_k(k: usize, gamma: &[f64], obs: &[f64], mean: &[f64], s2: &mut [f64]) {
+    for (g, &r) in gamma.chunks_exact(k).zip(obs) {
+        for ((c, &m), &gj) in s2.iter_mut().zip(mean).zip(g) {
+            let d = r - m;
+            *c += gj * d * d;
+        }
+    }
+}
+
+/// [`second_moments_k`] for `K` states known at compile time (the sums in registers; the same
+/// operations in the same order).
+#[inline(always)]
+fn second_moments<const K: usize>(gamma: &[f64], obs: &[f64], mean: &[f64], s2: &mut [f64]) {
+    let mean: [f64; K] = std::array::from_fn(|j| mean[j]);
+    let mut acc: [f64; K] = std::array::from_fn(|j| s2[j]);
+    for (g, &r) in gamma.as_chunks::<K>().0.iter().zip(obs) {
+        for ((c, &m), &gj) in acc.iter_mut().zip(&mean).zip(g) {
+            let d = r - m;
+            *c += gj * d * d;
+        }
+    }
+    s2[..K].copy_from_slice(&acc);
 }
 
 fn numerical(detail: String) -> Error {
@@ -627,4 +652,25 @@ pub fn fit(obs: &[f64], cfg: &FitConfig) -> Result<FitReport> {
         restarts,
         best_restart,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fixed_size_second_moments_match_the_general_loop_bit_for_bit() {
+        let obs: Vec<f64> = (0..1_001)
+            .map(|i| ((i * 7919) % 1_000) as f64 * 1e-4 - 0.05)
+            .collect();
+        let gamma: Vec<f64> = (0..obs.len() * 3)
+            .map(|i| ((i * 104_729) % 997) as f64 / 997.0)
+            .collect();
+        let mean = [0.01, -0.003, 0.0];
+        let (mut fixed, mut general) = ([0.5, 0.25, 0.125], [0.5, 0.25, 0.125]);
+        second_moments::<3>(&gamma, &obs, &mean, &mut fixed);
+        second_moments_k(3, &gamma, &obs, &mean, &mut general);
+        assert_ne!(fixed, [0.5, 0.25, 0.125]);
+        assert_eq!(fixed.map(f64::to_bits), general.map(f64::to_bits));
+    }
 }

@@ -300,10 +300,17 @@ impl Kernel {
 }
 
 /// `exp(x)`, with the arguments whose result rounds to 0 answered without calling `exp` (its
-/// underflow path is slow); bit-identical to `x.exp()`.
+/// underflow path is slow), and 0 (the best state's relative density: `exp(0)` is exactly 1)
+/// too; bit-identical to `x.exp()`.
 #[inline(always)]
 fn exp_or_zero(x: f64) -> f64 {
-    if x < -750.0 { 0.0 } else { x.exp() }
+    if x < -750.0 {
+        0.0
+    } else if x == 0.0 {
+        1.0
+    } else {
+        x.exp()
+    }
 }
 
 /// Finishes a mixed-form step (see [`Kernel::filter_step_log_space`]) from the prediction in
@@ -464,6 +471,29 @@ pub(crate) fn forward(
     log.reset();
     rows.clear();
     vals.clear();
+    // The common state counts keep the step's vectors in registers (the same arithmetic).
+    match k {
+        2 => forward_n::<2>(kern, obs, alpha, emis, log, rows, vals),
+        3 => forward_n::<3>(kern, obs, alpha, emis, log, rows, vals),
+        4 => forward_n::<4>(kern, obs, alpha, emis, log, rows, vals),
+        _ => forward_k(kern, obs, alpha, emis, pred, log, rows, vals),
+    }
+}
+
+/// [`forward`] for any state count, one [`Kernel::filter_step`] per observation (`log`, `rows`
+/// and `vals` reset by the caller).
+#[allow(clippy::too_many_arguments)]
+fn forward_k(
+    kern: &Kernel,
+    obs: &[f64],
+    alpha: &mut [f64],
+    emis: &mut [f64],
+    pred: &mut [f64],
+    log: &mut ForwardLog,
+    rows: &mut Vec<usize>,
+    vals: &mut Vec<f64>,
+) -> f64 {
+    let k = kern.k;
     let mut ll = LogLik::default();
     for (t, (&r, e)) in obs.iter().zip(emis.chunks_exact_mut(k)).enumerate() {
         let (done, rest) = alpha.split_at_mut(t * k);
@@ -477,6 +507,134 @@ pub(crate) fn forward(
         }
     }
     ll.value()
+}
+
+/// [`forward`] for `K` states known at compile time: the scaled step of
+/// [`Kernel::filter_step`] on arrays (so the previous row, the prediction and the model's
+/// constants stay in registers), operation for operation, with the same fallback to
+/// [`Kernel::filter_step_log_space`].
+#[inline(always)]
+fn forward_n<const K: usize>(
+    kern: &Kernel,
+    obs: &[f64],
+    alpha: &mut [f64],
+    emis: &mut [f64],
+    log: &mut ForwardLog,
+    rows: &mut Vec<usize>,
+    vals: &mut Vec<f64>,
+) -> f64 {
+    let c = Consts::<K>::new(kern);
+    let (arows, _) = alpha.as_chunks_mut::<K>();
+    let (erows, _) = emis.as_chunks_mut::<K>();
+    let mut ll = LogLik::default();
+    // The previous filtered row (a copy of `alpha[t − 1]`).
+    let mut p = [0.0; K];
+    for (t, ((&r, a), e)) in obs.iter().zip(arows).zip(erows).enumerate() {
+        let first = t == 0;
+        let (m, s) = match (!log.active)
+            .then(|| c.scaled_step(kern, (!first).then_some(&p), r, a, e))
+            .flatten()
+        {
+            Some(step) => step,
+            None => {
+                let prev = (!first).then_some(&p[..]);
+                (kern.filter_step_log_space(prev, r, a, e, log), 1.0)
+            }
+        };
+        ll.add(m, s);
+        p = *a;
+        if log.stepped {
+            log.stepped = false;
+            rows.push(t);
+            vals.extend_from_slice(&log.lp);
+        }
+    }
+    ll.value()
+}
+
+/// A [`Kernel`]'s constants as arrays for `K` states known at compile time.
+struct Consts<const K: usize> {
+    mean: [f64; K],
+    half_iv: [f64; K],
+    log_norm: [f64; K],
+    trans: [[f64; K]; K],
+    initial: [f64; K],
+}
+
+impl<const K: usize> Consts<K> {
+    /// The constants of `kern` (which has `K` states).
+    #[inline(always)]
+    fn new(kern: &Kernel) -> Self {
+        let arr = |v: &[f64]| -> [f64; K] { std::array::from_fn(|j| v[j]) };
+        Consts {
+            mean: arr(&kern.mean),
+            half_iv: arr(&kern.half_iv),
+            log_norm: arr(&kern.log_norm),
+            trans: std::array::from_fn(|i| arr(&kern.trans[i * K..(i + 1) * K])),
+            initial: arr(&kern.initial),
+        }
+    }
+
+    /// The scaled step of [`Kernel::filter_step_k`] (same operations in the same order):
+    /// writes the posterior into `out` and the relative densities into `emis` and returns
+    /// `(a, s)`, or `None` (with `out` and `emis` overwritten) when the step must be done in
+    /// the mixed form.
+    #[inline(always)]
+    fn scaled_step(
+        &self,
+        kern: &Kernel,
+        prev: Option<&[f64; K]>,
+        r: f64,
+        out: &mut [f64; K],
+        emis: &mut [f64; K],
+    ) -> Option<(f64, f64)> {
+        let pred = match prev {
+            None => self.initial,
+            Some(p) => {
+                let mut pred = [0.0; K];
+                for (q, &a) in pred.iter_mut().zip(&self.trans[0]) {
+                    *q = p[0] * a;
+                }
+                for (row, &pi) in self.trans.iter().zip(p).skip(1) {
+                    for (q, &a) in pred.iter_mut().zip(row) {
+                        *q += pi * a;
+                    }
+                }
+                pred
+            }
+        };
+        let mut m = f64::NEG_INFINITY;
+        for (((lb, &mu), &h), &ln) in emis
+            .iter_mut()
+            .zip(&self.mean)
+            .zip(&self.half_iv)
+            .zip(&self.log_norm)
+        {
+            let d = r - mu;
+            let v = ln - (h * d * d).min(MAX_HALF_Z2);
+            *lb = v;
+            m = m.max(v);
+        }
+        let mut s = 0.0;
+        let mut lo = f64::INFINITY;
+        for ((o, e), &q) in out.iter_mut().zip(emis.iter_mut()).zip(&pred) {
+            let b = exp_or_zero(*e - m);
+            *e = b;
+            let u = q * b;
+            *o = u;
+            s += u;
+            lo = lo.min(u);
+        }
+        if lo >= TINY || (s >= f64::MIN_POSITIVE && kern.zeros_are_exact(prev.map(|p| &p[..]), out))
+        {
+            let inv = 1.0 / s;
+            for o in out.iter_mut() {
+                *o = (*o * inv).min(1.0);
+            }
+            return Some((m, s));
+        }
+        None
+    }
 }
 
 /// A running log-likelihood `Σ_t (a_t + ln s_t)` that takes one logarithm when read instead of
@@ -618,12 +776,134 @@ pub(crate) fn backward(
     scratch: &mut BackwardScratch,
     acc: Option<Accum<'_>>,
 ) {
-    // The common state counts get loops of fixed length (the same arithmetic).
+    // The common state counts keep the step's vectors and the sums in registers (the same
+    // arithmetic).
     match kern.k {
-        2 => backward_k(2, kern, obs, alpha, emis, log_rows, scratch, acc),
-        3 => backward_k(3, kern, obs, alpha, emis, log_rows, scratch, acc),
-        4 => backward_k(4, kern, obs, alpha, emis, log_rows, scratch, acc),
+        2 => backward_n::<2>(kern, obs, alpha, emis, log_rows, acc),
+        3 => backward_n::<3>(kern, obs, alpha, emis, log_rows, acc),
+        4 => backward_n::<4>(kern, obs, alpha, emis, log_rows, acc),
         k => backward_k(k, kern, obs, alpha, emis, log_rows, scratch, acc),
+    }
+}
+
+/// [`backward_k`] for `K` states known at compile time, on arrays: β, the step's vectors, the
+/// transition matrix and the sufficient statistics are locals (written to `acc` at the end),
+/// with the same operations in the same order and the same fallback to [`log_space_step`].
+#[inline(always)]
+fn backward_n<const K: usize>(
+    kern: &Kernel,
+    obs: &[f64],
+    alpha: &mut [f64],
+    emis: &[f64],
+    log_rows: &LogRows,
+    acc: Option<Accum<'_>>,
+) {
+    let trans: [[f64; K]; K] =
+        std::array::from_fn(|i| std::array::from_fn(|j| kern.trans[i * K + j]));
+    let with_acc = acc.is_some();
+    let mut xi = [[0.0; K]; K];
+    let (mut s0, mut s1) = ([0.0; K], [0.0; K]);
+    let (arows, _) = alpha.as_chunks_mut::<K>();
+    let (erows, _) = emis.as_chunks::<K>();
+    let Some((last, arows)) = arows.split_last_mut() else {
+        if let Some(acc) = acc {
+            acc.xi.fill(0.0);
+            acc.s0.fill(0.0);
+            acc.s1.fill(0.0);
+        }
+        return;
+    };
+    if with_acc && let Some(&r) = obs.get(arows.len()) {
+        add_moments(&mut s0, &mut s1, last, r);
+    }
+    let (mut beta, mut bu, mut w) = ([1.0; K], [0.0; K], [0.0; K]);
+    // Rows of `log_rows` not yet passed (the pass runs backwards in time).
+    let mut next_row = log_rows.t.len();
+    // Whether `beta` holds ln β (normalised to max 0) rather than the scaled β.
+    let mut log_mode = false;
+    let steps = arows
+        .iter_mut()
+        .zip(erows.get(1..).unwrap_or_default())
+        .zip(obs.iter().zip(obs.get(1..).unwrap_or_default()));
+    for (t, ((a, e), (&r, &r_next))) in steps.enumerate().rev() {
+        while next_row > 0 && log_rows.t[next_row - 1] > t {
+            next_row -= 1;
+        }
+        if !log_mode {
+            for ((wj, &ej), &bj) in w.iter_mut().zip(e).zip(beta.iter()) {
+                *wj = ej * bj;
+            }
+            let mut sb = 0.0;
+            let mut min_bu = f64::INFINITY;
+            for (b, row) in bu.iter_mut().zip(&trans) {
+                *b = row.iter().zip(w.iter()).map(|(a, x)| a * x).sum();
+                sb += *b;
+                min_bu = min_bu.min(*b);
+            }
+            let z: f64 = a.iter().zip(bu.iter()).map(|(x, y)| x * y).sum();
+            if min_bu >= TINY && z >= TINY {
+                let inv = 1.0 / z;
+                if with_acc {
+                    for (row, &ai) in xi.iter_mut().zip(a.iter()) {
+                        let s = ai * inv;
+                        for (x, &wj) in row.iter_mut().zip(w.iter()) {
+                            *x += s * wj;
+                        }
+                    }
+                }
+                for (ai, &b) in a.iter_mut().zip(bu.iter()) {
+                    *ai = (*ai * b * inv).min(1.0);
+                }
+                if with_acc {
+                    add_moments(&mut s0, &mut s1, a, r);
+                }
+                if (1.0 / BETA_RESCALE..=BETA_RESCALE).contains(&sb) {
+                    beta = bu;
+                } else {
+                    let inv_sb = 1.0 / sb;
+                    for (bj, &b) in beta.iter_mut().zip(bu.iter()) {
+                        *bj = b * inv_sb;
+                    }
+                }
+                continue;
+            }
+            // Not trusted: redo this step in log space (see `backward_k`).
+            for bj in beta.iter_mut() {
+                *bj = bj.ln();
+            }
+        }
+        let log_alpha = (next_row > 0 && log_rows.t[next_row - 1] == t)
+            .then(|| &log_rows.vals[(next_row - 1) * K..next_row * K]);
+        let back_to_scaled = log_space_step(
+            kern,
+            r_next,
+            a,
+            log_alpha,
+            &mut beta,
+            &mut w,
+            &mut bu,
+            with_acc.then_some(xi.as_flattened_mut()),
+        );
+        if with_acc {
+            add_moments(&mut s0, &mut s1, a, r);
+        }
+        log_mode = !back_to_scaled;
+        if back_to_scaled {
+            for bj in beta.iter_mut() {
+                *bj = bj.exp();
+            }
+        }
+    }
+    if let Some(acc) = acc {
+        for (dst, src) in [
+            (acc.xi, xi.as_flattened()),
+            (acc.s0, &s0[..]),
+            (acc.s1, &s1[..]),
+        ] {
+            for (d, &v) in dst.iter_mut().zip(src) {
+                *d = v;
+            }
+        }
     }
 }
 
@@ -822,5 +1102,103 @@ fn add_moments(s0: &mut [f64], s1: &mut [f64], g: &[f64], r: f64) {
     for ((a, b), &gj) in s0.iter_mut().zip(s1.iter_mut()).zip(g) {
         *a += gj;
         *b += gj * r;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! The fixed-size passes against the general ones, bit for bit.
+
+    use super::*;
+    use crate::hmm::GaussianHmm;
+
+    /// A sticky 3-state model with a near-absorbing calm state, and returns with outliers far
+    /// enough out that the passes take their log-space paths.
+    fn model_and_obs() -> (GaussianHmm, Vec<f64>) {
+        let m: GaussianHmm = serde_json::from_str(
+            r#"{"states":[{"name":"trending","mean":0.002,"std":0.006},
+                          {"name":"mean_reverting","mean":0.0,"std":0.0001},
+                          {"name":"volatile","mean":-0.001,"std":0.02}],
+                "transition":[[0.97,0.02,0.01],[0.0,0.999999,0.000001],[0.03,0.03,0.94]],
+                "initial":[0.2,0.6,0.2]}"#,
+        )
+        .expect("test model");
+        let mut obs = m.simulate(5_000, 7).obs;
+        for (i, x) in obs.iter_mut().enumerate().skip(97).step_by(331) {
+            *x = if i % 2 == 0 { 3.0 } else { -1e-7 };
+        }
+        (m, obs)
+    }
+
+    #[test]
+    fn fixed_size_passes_match_the_general_ones_bit_for_bit() {
+        let (m, obs) = model_and_obs();
+        let kern = m.kernel();
+        let k = kern.k;
+        let n = obs.len();
+        let run = |general: bool| {
+            let (mut alpha, mut emis, mut pred) =
+                (vec![0.0; n * k], vec![0.0; n * k], vec![0.0; k]);
+            let mut log_rows = LogRows::default();
+            let ll = if general {
+                let LogRows { state, t, vals } = &mut log_rows;
+                let log = state.get_or_insert_with(|| ForwardLog::new(k));
+                forward_k(&kern, &obs, &mut alpha, &mut emis, &mut pred, log, t, vals)
+            } else {
+                forward(&kern, &obs, &mut alpha, &mut emis, &mut pred, &mut log_rows)
+            };
+            let filtered = alpha.clone();
+            let (mut xi, mut s0, mut s1) = (vec![0.0; k * k], vec![0.0; k], vec![0.0; k]);
+            let acc = Some(Accum {
+                xi: &mut xi,
+                s0: &mut s0,
+                s1: &mut s1,
+            });
+            let mut scratch = BackwardScratch::new(k);
+            if general {
+                backward_k(
+                    k,
+                    &kern,
+                    &obs,
+                    &mut alpha,
+                    &emis,
+                    &log_rows,
+                    &mut scratch,
+                    acc,
+                );
+            } else {
+                backward(&kern, &obs, &mut alpha, &emis, &log_rows, &mut scratch, acc);
+            }
+            let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+            (
+                ll.to_bits(),
+                bits(&filtered),
+                bits(&emis),
+                log_rows.t.clone(),
+                bits(&alpha),
+                bits(&xi),
+                bits(&s0),
+                bits(&s1),
+            )
+        };
+        let (fixed, general) = (run(false), run(true));
+        assert!(
+            !fixed.3.is_empty(),
+            "the data must exercise the log-space rows"
+        );
+        assert_eq!(fixed.0, general.0, "log-likelihood");
+        assert_eq!(fixed.3, general.3, "log-space rows");
+        for (what, a, b) in [
+            ("filtered rows", &fixed.1, &general.1),
+            ("relative densities", &fixed.2, &general.2),
+            ("smoothed rows", &fixed.4, &general.4),
+            ("xi", &fixed.5, &general.5),
+            ("s0", &fixed.6, &general.6),
+            ("s1", &fixed.7, &general.7),
+        ] {
+            assert_eq!(a.len(), b.len(), "{what}: lengths");
+            let first = a.iter().zip(b).position(|(x, y)| x != y);
+            assert_eq!(first, None, "{what}: first entry that differs");
+        }
     }
 }
