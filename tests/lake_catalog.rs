@@ -1,7 +1,8 @@
 //! `hermes lake ls` and `hermes lake stats` end to end (the real binary) on the real Binance
 //! files of `shared/data`: the tables and their JSON (versions, superseded, orphans after a
-//! crash, silver rows), stats equal to the series' `_quality.parquet`, and empty, missing and
-//! malformed roots.
+//! crash, silver rows, gold and gold_test rows), stats equal to the series' `_quality.parquet`
+//! (klines, and an aggTrades series' trade quality table), and empty, missing and malformed
+//! roots.
 
 mod common;
 
@@ -170,9 +171,30 @@ fn ls_lists_series_ranges_rows_bytes_versions() {
         "{out}"
     );
 
-    // Gold: rows from the day files' footers, every file committed by the state, and stats'
-    // coverage of silver's days.
-    hermes_ok(&["lake", "gold", "--lake", s(&lake)]);
+    // Gold (and gold_test): rows from the day files' footers, every file committed by the
+    // state, and stats' coverage of silver's days.
+    let cfg = tmp.path().join("lake.toml");
+    std::fs::write(
+        &cfg,
+        "[[gold_test.features]]\nname = \"ema_9\"\nkind = \"ema\"\nparams = { period = 9 }\n",
+    )
+    .unwrap();
+    hermes_ok(&[
+        "lake",
+        "gold",
+        "--lake",
+        s(&lake),
+        "--config",
+        s(&cfg),
+        "--with-test-features",
+    ]);
+    let out = hermes_ok(&["lake", "ls", "--lake", s(&lake), "--layer", "gold-test"]);
+    let test = row(&out, "gold_test ");
+    assert_eq!(
+        (at(&test, "days"), at(&test, "rows"), at(&test, "orphans")),
+        ("2".into(), "2880".into(), "-".into()),
+        "{out}"
+    );
     let out = hermes_ok(&["lake", "ls", "--lake", s(&lake), "--layer", "gold"]);
     let gold = row(&out, "gold ");
     assert_eq!(
@@ -228,8 +250,14 @@ fn stats_json_matches_quality_table() {
     // Its table row: id gaps, missing ids, dups, invalid, out of order; klines-only dashes.
     let out = hermes_ok(&["lake", "stats", "--lake", s(&lake)]);
     let r = row(&out, "futures-cm/aggTrades/BTCUSD_PERP/raw");
-    let figures = [tq.id_gaps, tq.missing_ids, tq.duplicates, tq.invalid_rows, tq.out_of_order]
-        .map(|n| n.to_string());
+    let figures = [
+        tq.id_gaps,
+        tq.missing_ids,
+        tq.duplicates,
+        tq.invalid_rows,
+        tq.out_of_order,
+    ]
+    .map(|n| n.to_string());
     assert_eq!(&r[1..2], ["105280"], "{out}");
     assert_eq!(r[5], "-", "{out}");
     assert_eq!(&r[6..11], figures, "{out}");

@@ -2,14 +2,16 @@
 //! (see its PROVENANCE.md): the inventory of every layer (ranges, rows, bytes, versions,
 //! orphans), what it reads (store IO counters: listings, ledger and quality tables; gold's
 //! state and footers), gold files the state does not commit, unreadable footers reported per
-//! series, and stats equal to the quality tables.
+//! series, gold_test listed beside gold, and stats equal to the quality tables (klines, and an
+//! aggTrades series' trade quality table, read with the trade reader).
 
 use std::path::PathBuf;
 
 use replay::lake::{
-    CatalogFilter, Failpoint, GoldOptions, GoldTestOptions, IngestOptions, IngestOutcome, LEDGER_DIR, RowsFrom,
-    SeriesInventory, SeriesQuality, SilverOptions, TestFeatureSpec, TradeSeriesQuality, build_gold, build_gold_test, build_silver,
-    ingest_files, inventory, read_quality, read_trade_quality, stats,
+    CatalogFilter, Failpoint, GoldOptions, GoldTestOptions, IngestOptions, IngestOutcome,
+    LEDGER_DIR, RowsFrom, SeriesInventory, SeriesQuality, SilverOptions, TestFeatureSpec,
+    TradeSeriesQuality, build_gold, build_gold_test, build_silver, ingest_files, inventory,
+    read_quality, read_trade_quality, stats,
 };
 use replay::{Layer, Store};
 
