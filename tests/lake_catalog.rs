@@ -1,7 +1,8 @@
 //! `hermes lake ls` and `hermes lake stats` end to end (the real binary) on the real Binance
 //! files of `shared/data`: the tables and their JSON (versions, superseded, orphans after a
-//! crash, silver rows), stats equal to the series' `_quality.parquet`, and empty, missing and
-//! malformed roots.
+//! crash, silver rows, gold and gold_test rows), stats equal to the series' `_quality.parquet`
+//! (klines, and an aggTrades series' trade quality table), and empty, missing and malformed
+//! roots.
 
 mod common;
 
@@ -155,10 +156,13 @@ fn ls_lists_series_ranges_rows_bytes_versions() {
             "2020-01-02T23:59:00Z",
             "100.00%",
             "0",
+            "0",
             // Versions 1 and 2 of 2020-01-01 share 1439 identical rows (one close differs).
             "1439",
             "0",
-            &r[9],
+            "-",
+            "0",
+            &r[12],
             "3",
             "1",
             "-",
@@ -167,9 +171,30 @@ fn ls_lists_series_ranges_rows_bytes_versions() {
         "{out}"
     );
 
-    // Gold: rows from the day files' footers, every file committed by the state, and stats'
-    // coverage of silver's days.
-    hermes_ok(&["lake", "gold", "--lake", s(&lake)]);
+    // Gold (and gold_test): rows from the day files' footers, every file committed by the
+    // state, and stats' coverage of silver's days.
+    let cfg = tmp.path().join("lake.toml");
+    std::fs::write(
+        &cfg,
+        "[[gold_test.features]]\nname = \"ema_9\"\nkind = \"ema\"\nparams = { period = 9 }\n",
+    )
+    .unwrap();
+    hermes_ok(&[
+        "lake",
+        "gold",
+        "--lake",
+        s(&lake),
+        "--config",
+        s(&cfg),
+        "--with-test-features",
+    ]);
+    let out = hermes_ok(&["lake", "ls", "--lake", s(&lake), "--layer", "gold-test"]);
+    let test = row(&out, "gold_test ");
+    assert_eq!(
+        (at(&test, "days"), at(&test, "rows"), at(&test, "orphans")),
+        ("2".into(), "2880".into(), "-".into()),
+        "{out}"
+    );
     let out = hermes_ok(&["lake", "ls", "--lake", s(&lake), "--layer", "gold"]);
     let gold = row(&out, "gold ");
     assert_eq!(
@@ -179,7 +204,7 @@ fn ls_lists_series_ranges_rows_bytes_versions() {
     );
     let out = hermes_ok(&["lake", "stats", "--lake", s(&lake)]);
     let r = row(&out, "spot/klines/BTCUSDT/1m");
-    assert_eq!(&r[12..], ["2", "100.00%"], "{out}");
+    assert_eq!(&r[15..], ["2", "100.00%"], "{out}");
 }
 
 #[test]
@@ -194,12 +219,54 @@ fn stats_json_matches_quality_table() {
         s(&lake),
         s(&d.join("alphakit/spot/BTCUSDT-1h-2018-02.csv")),
         s(&d.join("alphakit/spot/ETHUSDT-1h-2021-01.csv")),
+        s(&d.join(
+            "binance_datatool-tommy-ca/data/futures/cm/daily/aggTrades/BTCUSD_PERP/\
+             BTCUSD_PERP-aggTrades-2026-05-08.zip",
+        )),
     ]);
     hermes_ok(&["lake", "silver", "--lake", s(&lake)]);
     let v = json(&hermes_ok(&["lake", "stats", "--lake", s(&lake), "--json"]));
     let series = v["series"].as_array().unwrap();
-    assert_eq!(series.len(), 2);
-    for st in series {
+    assert_eq!(series.len(), 3);
+    // The aggTrades series: the trade quality table's totals as `trade_quality`.
+    let agg = &series[0];
+    assert_eq!(agg["category"].as_str(), Some("aggTrades"));
+    let path = lake.join("silver/binance/futures-cm/aggTrades/BTCUSD_PERP/raw/_quality.parquet");
+    let rows = replay::lake::read_trade_quality(
+        s(&path),
+        bytes::Bytes::from(std::fs::read(&path).unwrap()),
+    )
+    .unwrap();
+    let tq = replay::lake::TradeSeriesQuality::of(&rows);
+    assert_eq!(tq.rows, 105_280);
+    assert_eq!(
+        agg["silver"]["trade_quality"],
+        serde_json::to_value(&tq).unwrap()
+    );
+    assert!(agg["silver"]["quality"].is_null());
+    assert_eq!(agg["rows"].as_u64(), Some(105_280));
+    assert_eq!(agg["first_ns"].as_i64(), tq.first_time);
+    assert_eq!(agg["problems"].as_array().map(Vec::len), Some(0));
+    // Its table row: id gaps, missing ids, dups, invalid, out of order; klines-only dashes.
+    let out = hermes_ok(&["lake", "stats", "--lake", s(&lake)]);
+    let r = row(&out, "futures-cm/aggTrades/BTCUSD_PERP/raw");
+    let figures = [
+        tq.id_gaps,
+        tq.missing_ids,
+        tq.duplicates,
+        tq.invalid_rows,
+        tq.out_of_order,
+    ]
+    .map(|n| n.to_string());
+    assert_eq!(&r[1..2], ["105280"], "{out}");
+    assert_eq!(r[5], "-", "{out}");
+    assert_eq!(&r[6..11], figures, "{out}");
+    assert_eq!(&r[11..13], ["-", "-"], "{out}");
+    assert!(!out.contains("PROBLEM"), "{out}");
+    let out = hermes_ok(&["lake", "ls", "--lake", s(&lake), "--layer", "silver"]);
+    let r = row(&out, "silver  futures-cm");
+    assert_eq!(&r[7..10], ["1", "1", "105280"], "{out}");
+    for st in series.iter().filter(|st| st["category"] == "klines") {
         let dir = format!(
             "silver/binance/spot/klines/{}/1h",
             st["symbol"].as_str().unwrap()
@@ -218,7 +285,7 @@ fn stats_json_matches_quality_table() {
         );
         assert_eq!(st["bronze"]["versions"].as_u64(), Some(1));
     }
-    let btc = &series[0];
+    let btc = &series[1];
     assert_eq!(btc["symbol"].as_str(), Some("BTCUSDT"));
     let q = &btc["silver"]["quality"];
     assert_eq!(
@@ -235,7 +302,7 @@ fn stats_json_matches_quality_table() {
         "ETHUSDT",
     ]));
     assert_eq!(one["series"].as_array().unwrap().len(), 1);
-    assert_eq!(one["series"][0], series[1]);
+    assert_eq!(one["series"][0], series[2]);
 }
 
 #[test]

@@ -2,14 +2,16 @@
 //! (see its PROVENANCE.md): the inventory of every layer (ranges, rows, bytes, versions,
 //! orphans), what it reads (store IO counters: listings, ledger and quality tables; gold's
 //! state and footers), gold files the state does not commit, unreadable footers reported per
-//! series, and stats equal to the quality tables.
+//! series, gold_test listed beside gold, and stats equal to the quality tables (klines, and an
+//! aggTrades series' trade quality table, read with the trade reader).
 
 use std::path::PathBuf;
 
 use replay::lake::{
-    CatalogFilter, Failpoint, GoldOptions, IngestOptions, IngestOutcome, LEDGER_DIR, RowsFrom,
-    SeriesInventory, SeriesQuality, SilverOptions, build_gold, build_silver, ingest_files,
-    inventory, read_quality, stats,
+    CatalogFilter, Failpoint, GoldOptions, GoldTestOptions, IngestOptions, IngestOutcome,
+    LEDGER_DIR, RowsFrom, SeriesInventory, SeriesQuality, SilverOptions, TestFeatureSpec,
+    TradeSeriesQuality, build_gold, build_gold_test, build_silver, ingest_files, inventory,
+    read_quality, read_trade_quality, stats,
 };
 use replay::{Layer, Store};
 
@@ -203,6 +205,46 @@ fn gold_rows_come_from_footers_and_a_bad_footer_is_a_problem() {
         gold.columns
     );
 
+    // gold_test (gold's columns and a test feature): listed beside gold, rows from its
+    // footers, its columns and coverage in stats.
+    let t = build_gold_test(
+        &lake.store,
+        &GoldTestOptions {
+            features: vec![TestFeatureSpec {
+                name: "ema_9".into(),
+                kind: "ema".into(),
+                params: [("period".to_string(), 9.0)].into_iter().collect(),
+            }],
+            ..GoldTestOptions::default()
+        },
+    )
+    .unwrap();
+    assert_eq!((t.days_written(), t.failures().count()), (2, 0));
+    let test_filter = CatalogFilter {
+        layers: vec![Layer::GoldTest],
+        symbols: vec![],
+    };
+    let inv = inventory(&lake.store, &test_filter).unwrap();
+    assert_eq!(inv.len(), 1, "{inv:#?}");
+    let gt = find(&inv, Layer::GoldTest, "BTCUSDT");
+    assert_eq!(
+        (gt.days, gt.files, gt.rows, gt.rows_from),
+        (2, 2, Some(2880), RowsFrom::Footers)
+    );
+    assert!(gt.problems.is_empty(), "{:?}", gt.problems);
+    assert_eq!(
+        gt.bytes,
+        bytes_under(&lake.store, "gold_test/binance/spot/klines/BTCUSDT")
+    );
+    let st = stats(&lake.store, &CatalogFilter::default()).unwrap();
+    let btc = st.iter().find(|s| s.series.symbol == "BTCUSDT").unwrap();
+    let gt = btc.gold_test.as_ref().unwrap();
+    assert_eq!(
+        (gt.days, gt.rows, gt.coverage_pct),
+        (2, Some(2880), Some(100.0))
+    );
+    assert!(gt.columns.iter().any(|c| c == "ema_9"), "{:?}", gt.columns);
+
     // A day file the state does not list (as a crashed run leaves): an orphan.
     let day2 = "gold/binance/spot/klines/BTCUSDT/1m/year=2020/month=01/day=02/part-0.parquet";
     let body = lake.store.get(day2).unwrap();
@@ -280,13 +322,32 @@ fn stats_match_the_quality_tables() {
     let q = h.silver.as_ref().unwrap().quality.as_ref().unwrap();
     assert_eq!((q.rows, q.misaligned, q.gaps), (640, 43, 1));
     assert!(q.completeness_pct < 100.0);
-    // Trades stay in bronze: rows and times from the ledger.
+    // The aggTrades series: its quality table is the trade table, read with the trade
+    // reader; the figures are its totals.
     let agg = &st[0];
-    assert!(agg.silver.is_none());
+    assert!(agg.problems.is_empty(), "{:?}", agg.problems);
+    let path = format!("{}/_quality.parquet", agg.series.dir(Layer::Silver));
+    let rows = read_trade_quality(&path, lake.store.get(&path).unwrap()).unwrap();
+    let want = TradeSeriesQuality::of(&rows);
+    let silver = agg.silver.as_ref().unwrap();
+    assert!(silver.quality.is_none());
+    assert_eq!(silver.trade_quality.as_ref(), Some(&want));
+    assert_eq!((want.days, want.rows), (1, 105_280));
     assert_eq!(agg.rows, Some(105_280));
-    let b = agg.bronze.as_ref().unwrap();
-    assert_eq!((b.days, b.files), (1, 1));
+    assert_eq!(
+        (agg.first_ns, agg.last_ns),
+        (Some(rows[0].first_time), Some(rows[0].last_time))
+    );
     assert!(agg.first_ns.unwrap() < agg.last_ns.unwrap());
+    let b = agg.bronze.as_ref().unwrap();
+    assert_eq!((b.days, b.files, b.rows), (1, 1, 105_280));
+    assert_eq!(agg.bytes, silver.bytes + b.bytes);
+    // `ls`: the silver row of the series, rows from its trade quality table.
+    let inv = inventory(&lake.store, &CatalogFilter::default()).unwrap();
+    let s = find(&inv, Layer::Silver, "BTCUSD_PERP");
+    assert_eq!((s.days, s.files, s.rows), (1, 1, Some(105_280)));
+    assert_eq!(s.rows_from, RowsFrom::Quality);
+    assert!(inv.iter().all(|s| s.problems.is_empty()), "{inv:#?}");
     // The ledger is the bronze commit record: one entry per ingested file.
     assert_eq!(lake.store.list(LEDGER_DIR).unwrap().len(), 4);
 }

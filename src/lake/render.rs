@@ -499,10 +499,12 @@ pub fn gold_test_json(summary: &GoldTestSummary) -> Value {
 }
 
 /// `hermes lake stats`: one row per series over all layers, then `PROBLEM` lines and a
-/// totals line.
+/// totals line. Silver quality columns: `gaps`/`missing` are bar gaps and missing bars for
+/// klines, id gaps and missing ids for trades and aggTrades; `complete`, `misaligned` and
+/// `outliers` are klines-only, `out_of_order` trades-only (dashes elsewhere).
 #[must_use]
 pub fn stats_table(series: &[SeriesStats], root: &str) -> String {
-    const HEAD: [&str; 14] = [
+    const HEAD: [&str; 17] = [
         "series",
         "rows",
         "bytes",
@@ -510,7 +512,10 @@ pub fn stats_table(series: &[SeriesStats], root: &str) -> String {
         "last",
         "complete",
         "gaps",
+        "missing",
         "dups",
+        "invalid",
+        "out_of_order",
         "misaligned",
         "outliers",
         "versions",
@@ -521,6 +526,7 @@ pub fn stats_table(series: &[SeriesStats], root: &str) -> String {
     let mut table: Vec<Vec<String>> = vec![HEAD.iter().map(|h| (*h).to_string()).collect()];
     for s in series {
         let q = s.silver.as_ref().and_then(|x| x.quality.as_ref());
+        let t = s.silver.as_ref().and_then(|x| x.trade_quality.as_ref());
         let b = s.bronze.as_ref();
         let g = s.gold.as_ref();
         table.push(vec![
@@ -530,8 +536,11 @@ pub fn stats_table(series: &[SeriesStats], root: &str) -> String {
             time_text(s.first_ns),
             time_text(s.last_ns),
             or_dash(q.map(|q| format!("{:.2}%", q.completeness_pct))),
-            or_dash(q.map(|q| q.gaps)),
-            or_dash(q.map(|q| q.duplicates)),
+            or_dash(q.map(|q| q.gaps).or(t.map(|t| t.id_gaps))),
+            or_dash(q.map(|q| q.missing_bars).or(t.map(|t| t.missing_ids))),
+            or_dash(q.map(|q| q.duplicates).or(t.map(|t| t.duplicates))),
+            or_dash(q.map(|q| q.invalid_rows).or(t.map(|t| t.invalid_rows))),
+            or_dash(t.map(|t| t.out_of_order)),
             or_dash(q.map(|q| q.misaligned)),
             or_dash(q.map(|q| q.outliers)),
             or_dash(b.map(|b| b.versions)),

@@ -8,7 +8,9 @@
 //!   and supersessions; listed bronze files no entry names are *orphans* (a crash or a failed
 //!   ingest; invisible to every reader);
 //! - each silver series' **`_quality.parquet`** (silver's commit record): rows, and for
-//!   [`stats`] completeness, gaps, duplicates, misaligned bars, outliers;
+//!   [`stats`] completeness, gaps, duplicates, misaligned bars, outliers (klines, read with
+//!   [`read_quality`]) or duplicates, id gaps, missing ids, out-of-order and invalid rows
+//!   (trades and aggTrades, by the series' category, read with [`read_trade_quality`]);
 //! - each gold series' **`_state.json`** (gold's commit record, day → fingerprint): gold day
 //!   files it does not list are counted as orphans (uncommitted);
 //! - for gold and gold_test, which keep no row counts in a commit object, the **Parquet
@@ -32,6 +34,8 @@ use super::error::{LakeError, Result};
 use super::gold::{GOLD_STATE_FILE, GoldState};
 use super::ledger::{LedgerEntry, read_ledger};
 use super::quality::{QUALITY_FILE, QualityRow, SeriesQuality, read_quality};
+use super::source::Category;
+use super::trade_quality::{TradeQualityRow, TradeSeriesQuality, read_trade_quality};
 use crate::layout::Layer;
 use crate::store::Store;
 
@@ -192,12 +196,17 @@ pub struct SilverStats {
     pub days: u64,
     /// Bytes listed (the quality table included).
     pub bytes: u64,
-    /// First open time, UTC ns (from the quality table).
+    /// First open time (klines) or trade time (trades, aggTrades), UTC ns (from the
+    /// quality table).
     pub first_open_ns: Option<i64>,
-    /// Last open time, UTC ns.
+    /// Last open time or trade time, UTC ns.
     pub last_open_ns: Option<i64>,
-    /// Totals of the quality table (`None` when it is missing or unreadable).
+    /// Totals of a klines series' quality table (`None` for a trade series, or when the
+    /// table is missing or unreadable).
     pub quality: Option<SeriesQuality>,
+    /// Totals of a trades/aggTrades series' quality table (`None` for a klines series, or
+    /// when the table is missing or unreadable).
+    pub trade_quality: Option<TradeSeriesQuality>,
 }
 
 /// A series' gold or gold_test figures for [`SeriesStats`].
@@ -434,12 +443,36 @@ fn bronze_inventory(store: &Store, filter: &CatalogFilter) -> Result<Vec<SeriesI
         .collect())
 }
 
+/// A silver series' quality table: the klines table or the trade table.
+#[derive(Debug, Clone)]
+enum SilverQuality {
+    Klines(Vec<QualityRow>),
+    Trades(Vec<TradeQualityRow>),
+}
+
+impl SilverQuality {
+    fn rows(&self) -> u64 {
+        match self {
+            SilverQuality::Klines(q) => q.iter().map(|r| r.rows).sum(),
+            SilverQuality::Trades(q) => q.iter().map(|r| r.rows).sum(),
+        }
+    }
+}
+
+/// Whether a series' category is a trade category (its quality table is the trade table).
+fn is_trade_series(series: &SeriesPath) -> bool {
+    [Category::Trades, Category::AggTrades]
+        .iter()
+        .any(|c| c.as_str() == series.category)
+}
+
 /// The quality rows of each listed silver series that has a quality table (read
-/// concurrently); a missing or unreadable table is a problem of its series.
+/// concurrently, with the trade reader for trades and aggTrades series); a missing or
+/// unreadable table is a problem of its series.
 fn silver_quality(
     store: &Store,
     listed: &BTreeMap<SeriesPath, Listed>,
-) -> Result<BTreeMap<SeriesPath, std::result::Result<Vec<QualityRow>, String>>> {
+) -> Result<BTreeMap<SeriesPath, std::result::Result<SilverQuality, String>>> {
     let with: Vec<(&SeriesPath, String)> = listed
         .iter()
         .filter(|(_, l)| l.meta.contains_key(QUALITY_FILE))
@@ -451,7 +484,13 @@ fn silver_quality(
         .map_err(store_err(store, Layer::Silver.as_str()))?;
     let mut out = BTreeMap::new();
     for ((series, path), body) in with.into_iter().zip(bodies) {
-        let rows = read_quality(&store.url_of(&path), body).map_err(|e| e.to_string());
+        let file = store.url_of(&path);
+        let rows = if is_trade_series(series) {
+            read_trade_quality(&file, body).map(SilverQuality::Trades)
+        } else {
+            read_quality(&file, body).map(SilverQuality::Klines)
+        }
+        .map_err(|e| e.to_string());
         out.insert(series.clone(), rows);
     }
     for s in listed.keys() {
@@ -589,11 +628,7 @@ pub fn inventory(store: &Store, filter: &CatalogFilter) -> Result<Vec<SeriesInve
             let (first_day, last_day) = first_last(&days);
             let (rows, rows_from, problems) = if layer == Layer::Silver {
                 match quality.get(&series) {
-                    Some(Ok(q)) => (
-                        Some(q.iter().map(|r| r.rows).sum()),
-                        RowsFrom::Quality,
-                        vec![],
-                    ),
+                    Some(Ok(q)) => (Some(q.rows()), RowsFrom::Quality, vec![]),
                     Some(Err(p)) => (None, RowsFrom::Unknown, vec![p.clone()]),
                     None => (None, RowsFrom::Unknown, vec![]),
                 }
@@ -685,7 +720,8 @@ fn layer_stats(
     })
 }
 
-/// Per series over all layers: rows, bytes, time range, the silver quality totals, bronze
+/// Per series over all layers: rows, bytes, time range, the silver quality totals (klines or
+/// trade), bronze
 /// versions and gold coverage (series in path order; `filter.layers` is ignored).
 ///
 /// # Errors
@@ -728,9 +764,10 @@ pub fn stats(store: &Store, filter: &CatalogFilter) -> Result<Vec<SeriesStats>> 
             first_open_ns: None,
             last_open_ns: None,
             quality: None,
+            trade_quality: None,
         };
         match quality.get(series) {
-            Some(Ok(rows)) => {
+            Some(Ok(SilverQuality::Klines(rows))) => {
                 let with_bars = || rows.iter().filter(|r| r.rows > 0);
                 st.first_open_ns = with_bars().map(|r| r.first_open_time).min();
                 st.last_open_ns = with_bars().map(|r| r.last_open_time).max();
@@ -739,6 +776,15 @@ pub fn stats(store: &Store, filter: &CatalogFilter) -> Result<Vec<SeriesStats>> 
                 s.first_ns = st.first_open_ns.or(s.first_ns);
                 s.last_ns = st.last_open_ns.or(s.last_ns);
                 st.quality = Some(q);
+            }
+            Some(Ok(SilverQuality::Trades(rows))) => {
+                let q = TradeSeriesQuality::of(rows);
+                st.first_open_ns = q.first_time;
+                st.last_open_ns = q.last_time;
+                s.rows = Some(q.rows);
+                s.first_ns = st.first_open_ns.or(s.first_ns);
+                s.last_ns = st.last_open_ns.or(s.last_ns);
+                st.trade_quality = Some(q);
             }
             Some(Err(p)) => {
                 s.rows = None;
