@@ -544,6 +544,76 @@ impl Store {
                 source,
             })
     }
+    /// Writes several objects as [`Store::put`] does, concurrently (up to 8 at once): one
+    /// handoff to the IO runtime for the lot instead of one per object. Each object's outcome,
+    /// in input order (a failed put does not stop the others).
+    #[must_use]
+    pub fn put_many(&self, objects: Vec<(String, Bytes)>) -> Vec<Result<()>> {
+        let n = objects.len();
+        let mut out: Vec<Option<Result<()>>> = (0..n).map(|_| None).collect();
+        let mut located = Vec::with_capacity(n);
+        for (i, (rel, bytes)) in objects.into_iter().enumerate() {
+            match self.object_path(&rel) {
+                Ok(path) => located.push((i, rel, path, bytes)),
+                Err(e) => out[i] = Some(Err(e)),
+            }
+        }
+        let store = Arc::clone(&self.inner.store);
+        let root = self.inner.root.clone();
+        let c = &self.inner.counters;
+        Counters::add(&c.puts, located.len() as u64);
+        Counters::add(
+            &c.bytes_written,
+            located.iter().map(|o| o.3.len() as u64).sum(),
+        );
+        let done =
+            self.block_on(async move {
+                futures::stream::iter(located)
+                    .map(|(i, rel, path, bytes)| {
+                        let store = Arc::clone(&store);
+                        let root = &root;
+                        async move {
+                            let r = store.put(&path, bytes.into()).await.map(|_| ()).map_err(
+                                |source| ReplayError::Put {
+                                    url: root.url_of(&rel),
+                                    source,
+                                },
+                            );
+                            (i, r)
+                        }
+                    })
+                    .buffer_unordered(GET_CONCURRENCY)
+                    .collect::<Vec<(usize, Result<()>)>>()
+                    .await
+            });
+        match done {
+            Ok(done) => {
+                for (i, r) in done {
+                    out[i] = Some(r);
+                }
+            }
+            Err(e) => {
+                let msg = e.to_string();
+                for o in out.iter_mut().filter(|o| o.is_none()) {
+                    *o = Some(Err(ReplayError::StoreSetup {
+                        url: self.inner.root.to_string(),
+                        reason: msg.clone(),
+                    }));
+                }
+            }
+        }
+        out.into_iter()
+            .map(|o| {
+                o.unwrap_or_else(|| {
+                    Err(ReplayError::StoreSetup {
+                        url: self.inner.root.to_string(),
+                        reason: "a put was lost".into(),
+                    })
+                })
+            })
+            .collect()
+    }
+
     /// Deletes one object; a missing object is not an error (best-effort cleanup of files
     /// that were written but never committed).
     ///

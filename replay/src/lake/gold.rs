@@ -15,10 +15,18 @@
 //! `trade_count` Int64); the twelve [`StandardFeatures::COLUMNS`] (Float64, **null** during
 //! each indicator's warm-up; `supertrend_dir` Int8 ±1); `ret_1 = close / prev − 1` and
 //! `log_ret_1 = ln(close / prev)` (null on the series' first bar). [`crate::BarReplay`] reads
-//! it like silver (extra columns are not projected). Written by arrow-rs, LZ4 raw, dictionary
-//! encoding for `symbol` only (float dictionaries cost time and rarely pay), min/max
-//! statistics on the time columns only; the day's fingerprint is in the key-value metadata
-//! (`hermes.gold.fingerprint`).
+//! it like silver (extra columns are not projected). Written by arrow-rs: the times and
+//! `trade_count` `DELTA_BINARY_PACKED` uncompressed (a few bits a row); the full-precision
+//! floats a block compressor cannot shrink (quote volumes, EMAs, RSI, MACD, Bollinger, ATR)
+//! plain and uncompressed; the rest (prices, base volumes, SuperTrend, returns, `symbol`)
+//! with [`GoldOptions::compression`] (LZ4 raw by default); dictionary encoding for `symbol`
+//! only (float dictionaries cost time and rarely pay), min/max statistics on the time columns
+//! only; the day's fingerprint is in the key-value metadata (`hermes.gold.fingerprint`).
+//!
+//! Speed: a silver day's Arrow columns are reused as the gold day's bar columns and the
+//! feature columns are computed once per series and sliced per day, so nothing is copied per
+//! day but the symbol and `supertrend_dir` columns; days are encoded in parallel and put a
+//! chunk at a time ([`Store::put_many`]).
 //!
 //! Commit: each day file is one atomic put; the series' `_state.json` ([`GoldState`]: day →
 //! fingerprint) is written last. A day's fingerprint chains the silver inputs of every day up
@@ -40,15 +48,13 @@ use std::ops::Range;
 use std::sync::Arc;
 
 use arrow_array::cast::AsArray;
-use arrow_array::types::{Float64Type, Int64Type, TimestampNanosecondType};
-use arrow_array::{
-    Array, ArrayRef, Float64Array, Int8Array, Int64Array, RecordBatch, StringArray,
-    TimestampNanosecondArray,
-};
+use arrow_array::types::{Float64Type, TimestampNanosecondType};
+use arrow_array::{Array, ArrayRef, Float64Array, Int8Array, RecordBatch, StringArray};
 use arrow_schema::{DataType, Field, Schema, TimeUnit as ArrowTimeUnit};
 use bytes::Bytes;
 use chrono::NaiveDate;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use parquet::basic::{Compression, Encoding};
 use parquet::file::metadata::KeyValue;
 use parquet::file::properties::EnabledStatistics;
 use parquet::schema::types::ColumnPath;
@@ -98,7 +104,8 @@ pub struct GoldOptions {
     pub series: SeriesFilter,
     /// Rewrite every day, ignoring the state's fingerprints.
     pub full: bool,
-    /// Gold Parquet compression (LZ4 raw by default).
+    /// Gold Parquet compression (LZ4 raw by default), for the columns it can shrink (see the
+    /// module docs).
     pub compression: FileCompression,
 }
 
@@ -383,24 +390,41 @@ fn build_series(store: &Store, opts: &GoldOptions, out: &mut GoldSeriesOutcome) 
         // Path-dependent features: the whole series, from its first bar.
         let bars = read_series(store, &key, &silver_days)?;
         let feats = Features::of(&bars, &key)?;
-        let written: Vec<(usize, Result<()>)> = todo
-            .par_iter()
-            .map(|&i| {
-                let (day, fp) = &fps[i];
-                let r = key.gold_file(*day).and_then(|path| {
-                    let body = write_gold_day(
-                        &bars,
-                        &feats,
-                        bars.days[i].clone(),
-                        &key,
-                        fp,
-                        opts.compression,
-                    )?;
-                    store.put(&path, body).map_err(store_err(store, &path))
-                });
-                (i, r)
-            })
-            .collect();
+        let schema = Arc::new(gold_schema(key.market));
+        let props = gold_writer_properties(opts.compression).map_err(|e| LakeError::Store {
+            file: format!("{key} gold"),
+            source: Box::new(e),
+        })?;
+        // Days encoded in parallel a chunk at a time, each chunk's files put concurrently.
+        let mut written: Vec<(usize, Result<()>)> = Vec::with_capacity(todo.len());
+        for chunk in todo.chunks(DAYS_PER_FETCH) {
+            let encoded: Vec<(usize, Result<(String, Bytes)>)> = chunk
+                .par_iter()
+                .map(|&i| {
+                    let (day, fp) = &fps[i];
+                    let r = key.gold_file(*day).and_then(|path| {
+                        let body = write_gold_day(&bars, &feats, i, &key, fp, &schema, &props)?;
+                        Ok((path, body))
+                    });
+                    (i, r)
+                })
+                .collect();
+            let mut puts = Vec::with_capacity(encoded.len());
+            let mut put_days = Vec::with_capacity(encoded.len());
+            for (i, r) in encoded {
+                match r {
+                    Ok(object) => {
+                        puts.push(object);
+                        put_days.push(i);
+                    }
+                    Err(e) => written.push((i, Err(e))),
+                }
+            }
+            let paths: Vec<String> = puts.iter().map(|(p, _)| p.clone()).collect();
+            for ((i, path), r) in put_days.into_iter().zip(&paths).zip(store.put_many(puts)) {
+                written.push((i, r.map_err(store_err(store, path))));
+            }
+        }
         for (i, r) in written {
             let (day, fp) = &fps[i];
             match r {
@@ -437,44 +461,55 @@ fn build_series(store: &Store, opts: &GoldOptions, out: &mut GoldSeriesOutcome) 
     Ok(())
 }
 
-/// A whole silver series, concatenated in time order, with each day's row range.
-#[derive(Debug, Default)]
+/// A whole silver series: each day's checked Arrow columns (reused by gold as they are) and
+/// the columns the features need, concatenated in time order.
+#[derive(Default)]
 struct SeriesBars {
-    open_time: Vec<i64>,
-    close_time: Vec<i64>,
-    /// The market's float columns, in [`kline_columns`] order.
-    floats: Vec<(&'static str, Vec<f64>)>,
-    trade_count: Vec<i64>,
-    /// Row range of each silver day, in the quality table's order.
-    days: Vec<Range<usize>>,
+    /// The silver days, in the quality table's order.
+    days: Vec<SilverDay>,
+    /// Row range of each silver day in the concatenated columns.
+    ranges: Vec<Range<usize>>,
     /// The silver file of each day (for errors).
     files: Vec<String>,
+    high: Vec<f64>,
+    low: Vec<f64>,
+    close: Vec<f64>,
 }
 
 impl SeriesBars {
-    fn float(&self, name: &str) -> &[f64] {
-        self.floats
-            .iter()
-            .find(|(n, _)| *n == name)
-            .map_or(&[], |(_, v)| v.as_slice())
-    }
-
     /// The day and file of row `row`.
     fn locate(&self, row: usize) -> (usize, &str) {
-        let d = self.days.partition_point(|r| r.end <= row);
+        let d = self.ranges.partition_point(|r| r.end <= row);
         (
-            row - self.days.get(d).map_or(0, |r| r.start),
+            row - self.ranges.get(d).map_or(0, |r| r.start),
             self.files.get(d).map_or("", String::as_str),
         )
     }
 }
 
-/// One decoded silver day.
+/// One decoded silver day: its bar columns in gold order (`open_time`, `close_time`, the
+/// market's float columns, `trade_count`), types and nulls checked.
 struct SilverDay {
-    open_time: Vec<i64>,
-    close_time: Vec<i64>,
-    floats: Vec<Vec<f64>>,
-    trade_count: Vec<i64>,
+    rows: usize,
+    columns: Vec<ArrayRef>,
+}
+
+impl SilverDay {
+    /// The open times (the first column).
+    fn open_time(&self) -> &[i64] {
+        self.columns.first().map_or(&[], |c| {
+            c.as_primitive::<TimestampNanosecondType>().values()
+        })
+    }
+
+    /// The float column `name` (silver column order, `kline_columns`).
+    fn float(&self, market: Market, name: &str) -> &[f64] {
+        kline_columns(market)
+            .iter()
+            .position(|c| c.0 == name)
+            .and_then(|i| self.columns.get(i))
+            .map_or(&[], |c| c.as_primitive::<Float64Type>().values())
+    }
 }
 
 /// Decodes one silver day file, checking its columns (names, types, no nulls).
@@ -483,62 +518,54 @@ fn decode_silver(file: &str, bytes: Bytes, market: Market) -> Result<SilverDay> 
         file: file.to_string(),
         reason,
     };
-    let reader = ParquetRecordBatchReaderBuilder::try_new(bytes)
-        .map_err(|e| bad(format!("not a readable Parquet file: {e}")))?
-        .with_batch_size(1 << 16)
+    let builder = ParquetRecordBatchReaderBuilder::try_new(bytes)
+        .map_err(|e| bad(format!("not a readable Parquet file: {e}")))?;
+    // One batch of exactly the file's rows: the reader allocates a whole batch up front (so a
+    // footer claiming absurd rows is capped; more rows than the cap arrive as more batches).
+    let rows = usize::try_from(builder.metadata().file_metadata().num_rows()).unwrap_or(0);
+    let reader = builder
+        .with_batch_size(rows.clamp(1, MAX_RESERVE_ROWS))
         .build()
         .map_err(|e| bad(e.to_string()))?;
-    let mut day = SilverDay {
-        open_time: Vec::new(),
-        close_time: Vec::new(),
-        floats: Vec::new(),
-        trade_count: Vec::new(),
-    };
-    let float_cols: Vec<&str> = kline_columns(market)
-        .iter()
-        .filter(|c| c.2 == SilverType::Float)
-        .map(|c| c.0)
-        .collect();
-    day.floats = vec![Vec::new(); float_cols.len()];
-    let ts = DataType::Timestamp(ArrowTimeUnit::Nanosecond, Some("UTC".into()));
-    for batch in reader {
-        let batch = batch.map_err(|e| bad(e.to_string()))?;
-        let column = |name: &str, dt: &DataType| -> Result<&ArrayRef> {
-            let c = batch
-                .column_by_name(name)
-                .ok_or_else(|| bad(format!("column {name} is missing")))?;
-            if c.data_type() != dt {
-                return Err(bad(format!(
-                    "column {name} has type {}, expected {dt}",
-                    c.data_type()
-                )));
-            }
-            if c.null_count() > 0 {
-                return Err(bad(format!("column {name} has {} nulls", c.null_count())));
-            }
-            Ok(c)
-        };
-        let times = |name: &str| -> Result<&[i64]> {
-            Ok(column(name, &ts)?
-                .as_primitive::<TimestampNanosecondType>()
-                .values())
-        };
-        day.open_time.extend_from_slice(times("open_time")?);
-        day.close_time.extend_from_slice(times("close_time")?);
-        for (dst, name) in day.floats.iter_mut().zip(&float_cols) {
-            dst.extend_from_slice(
-                column(name, &DataType::Float64)?
-                    .as_primitive::<Float64Type>()
-                    .values(),
-            );
+    let batches = reader
+        .collect::<std::result::Result<Vec<RecordBatch>, _>>()
+        .map_err(|e| bad(e.to_string()))?;
+    let batch = match batches.as_slice() {
+        [] => RecordBatch::new_empty(Arc::new(silver_schema(market))),
+        [b] => b.clone(),
+        more => {
+            return Err(bad(format!(
+                "{} record batches for {rows} rows (expected one)",
+                more.len()
+            )));
         }
-        day.trade_count.extend_from_slice(
-            column("trade_count", &DataType::Int64)?
-                .as_primitive::<Int64Type>()
-                .values(),
-        );
+    };
+    let ts = DataType::Timestamp(ArrowTimeUnit::Nanosecond, Some("UTC".into()));
+    let mut columns = Vec::with_capacity(kline_columns(market).len());
+    for &(name, _, t) in kline_columns(market) {
+        let dt = match t {
+            SilverType::Time => &ts,
+            SilverType::Float => &DataType::Float64,
+            SilverType::Int => &DataType::Int64,
+        };
+        let c = batch
+            .column_by_name(name)
+            .ok_or_else(|| bad(format!("column {name} is missing")))?;
+        if c.data_type() != dt {
+            return Err(bad(format!(
+                "column {name} has type {}, expected {dt}",
+                c.data_type()
+            )));
+        }
+        if c.null_count() > 0 {
+            return Err(bad(format!("column {name} has {} nulls", c.null_count())));
+        }
+        columns.push(Arc::clone(c));
     }
-    Ok(day)
+    Ok(SilverDay {
+        rows: batch.num_rows(),
+        columns,
+    })
 }
 
 /// The rows to reserve for `days`: their quality-table row counts, saturated and capped at
@@ -550,25 +577,38 @@ fn reserve_rows(days: &[QualityRow]) -> usize {
         .min(MAX_RESERVE_ROWS)
 }
 
-/// Reads every silver day of the series (the quality table's days, in date order) and
-/// concatenates them, checking that open times increase strictly across the whole series.
+/// The silver bar columns of `market` (for an empty day).
+fn silver_schema(market: Market) -> Schema {
+    let ts = DataType::Timestamp(ArrowTimeUnit::Nanosecond, Some("UTC".into()));
+    Schema::new(
+        kline_columns(market)
+            .iter()
+            .map(|&(name, _, t)| {
+                let dt = match t {
+                    SilverType::Time => ts.clone(),
+                    SilverType::Float => DataType::Float64,
+                    SilverType::Int => DataType::Int64,
+                };
+                Field::new(name, dt, false)
+            })
+            .collect::<Vec<_>>(),
+    )
+}
+
+/// Reads every silver day of the series (the quality table's days, in date order), checking
+/// that open times increase strictly across the whole series.
 fn read_series(store: &Store, key: &SeriesKey, days: &[QualityRow]) -> Result<SeriesBars> {
     let market = key.market;
-    let mut bars = SeriesBars {
-        floats: kline_columns(market)
-            .iter()
-            .filter(|c| c.2 == SilverType::Float)
-            .map(|c| (c.0, Vec::new()))
-            .collect(),
-        ..SeriesBars::default()
-    };
     let total = reserve_rows(days);
-    bars.open_time.reserve(total);
-    bars.close_time.reserve(total);
-    bars.trade_count.reserve(total);
-    for (_, v) in &mut bars.floats {
-        v.reserve(total);
-    }
+    let mut bars = SeriesBars {
+        days: Vec::with_capacity(days.len()),
+        ranges: Vec::with_capacity(days.len()),
+        files: Vec::with_capacity(days.len()),
+        high: Vec::with_capacity(total),
+        low: Vec::with_capacity(total),
+        close: Vec::with_capacity(total),
+    };
+    let mut prev: Option<i64> = None;
     for chunk in days.chunks(DAYS_PER_FETCH) {
         let paths = chunk
             .iter()
@@ -588,53 +628,42 @@ fn read_series(store: &Store, key: &SeriesKey, days: &[QualityRow]) -> Result<Se
             .collect();
         for (url, day) in decoded {
             let day = day?;
-            let start = bars.open_time.len();
-            let prev = bars.open_time.last().copied();
-            if let Some(i) = day.open_time.iter().enumerate().position(|(i, &t)| {
-                let before = if i == 0 {
-                    prev
-                } else {
-                    Some(day.open_time[i - 1])
-                };
-                before.is_some_and(|b| t <= b)
-            }) {
-                return Err(LakeError::BadSilver {
-                    file: url,
-                    reason: format!(
-                        "row {i}: open_time {} does not follow the previous bar's {} (silver \
-                         must be sorted and unique across days)",
-                        day.open_time[i],
-                        if i == 0 {
-                            prev.unwrap_or(0)
-                        } else {
-                            day.open_time[i - 1]
-                        }
-                    ),
-                });
+            let open_time = day.open_time();
+            let mut before = prev;
+            for (i, &t) in open_time.iter().enumerate() {
+                if let Some(b) = before.filter(|&b| t <= b) {
+                    return Err(LakeError::BadSilver {
+                        file: url,
+                        reason: format!(
+                            "row {i}: open_time {t} does not follow the previous bar's {b} \
+                             (silver must be sorted and unique across days)"
+                        ),
+                    });
+                }
+                before = Some(t);
             }
-            bars.open_time.extend_from_slice(&day.open_time);
-            bars.close_time.extend_from_slice(&day.close_time);
-            for ((_, dst), src) in bars.floats.iter_mut().zip(&day.floats) {
-                dst.extend_from_slice(src);
-            }
-            bars.trade_count.extend_from_slice(&day.trade_count);
-            bars.days.push(start..bars.open_time.len());
+            prev = before;
+            let start = bars.close.len();
+            bars.high.extend_from_slice(day.float(market, "high"));
+            bars.low.extend_from_slice(day.float(market, "low"));
+            bars.close.extend_from_slice(day.float(market, "close"));
+            bars.ranges.push(start..start + day.rows);
+            bars.days.push(day);
             bars.files.push(url);
         }
     }
     Ok(bars)
 }
 
-/// The feature and return columns of a whole series (NaN where null).
+/// The feature and return columns of a whole series (NaN where null), as Arrow arrays whose
+/// per-day slices share the buffers.
 struct Features {
-    standard: StandardFeatures,
-    ret: Vec<f64>,
-    log_ret: Vec<f64>,
+    /// [`StandardFeatures::COLUMNS`] then [`RETURN_COLUMNS`].
+    columns: Vec<Float64Array>,
 }
 
 impl Features {
     fn of(bars: &SeriesBars, key: &SeriesKey) -> Result<Self> {
-        let (high, low, close) = (bars.float("high"), bars.float("low"), bars.float("close"));
         let rejected = |e: strategies::Error| {
             let index = match &e {
                 strategies::Error::NonFinite { index, .. }
@@ -656,88 +685,151 @@ impl Features {
             }
         };
         let mut standard = StandardFeatures::default();
-        standard_features_into(high, low, close, &mut standard).map_err(rejected)?;
+        standard_features_into(&bars.high, &bars.low, &bars.close, &mut standard)
+            .map_err(rejected)?;
         let (mut ret, mut log_ret) = (Vec::new(), Vec::new());
-        returns_into(close, &mut ret, &mut log_ret).map_err(rejected)?;
-        Ok(Self {
-            standard,
+        returns_into(&bars.close, &mut ret, &mut log_ret).map_err(rejected)?;
+        let StandardFeatures {
+            ema_12,
+            ema_26,
+            rsi_14,
+            macd,
+            macd_signal,
+            macd_hist,
+            bb_upper,
+            bb_middle,
+            bb_lower,
+            atr_10,
+            supertrend,
+            supertrend_dir,
+        } = standard;
+        // `StandardFeatures::columns` order, then the returns.
+        let columns = [
+            ema_12,
+            ema_26,
+            rsi_14,
+            macd,
+            macd_signal,
+            macd_hist,
+            bb_upper,
+            bb_middle,
+            bb_lower,
+            atr_10,
+            supertrend,
+            supertrend_dir,
             ret,
             log_ret,
-        })
+        ]
+        .into_iter()
+        .map(Float64Array::from)
+        .collect();
+        Ok(Self { columns })
     }
 }
 
-/// NaN → null.
-fn nullable(v: &[f64]) -> ArrayRef {
-    Arc::new(
-        v.iter()
-            .map(|x| (!x.is_nan()).then_some(*x))
-            .collect::<Float64Array>(),
-    )
+/// Rows `r` of a whole-series column, NaN → null (a zero-copy slice when the rows have no NaN,
+/// as every row after the indicators' warm-up).
+fn nullable(col: &Float64Array, r: &Range<usize>) -> ArrayRef {
+    let v = &col.values()[r.clone()];
+    if v.iter().any(|x| x.is_nan()) {
+        Arc::new(
+            v.iter()
+                .map(|x| (!x.is_nan()).then_some(*x))
+                .collect::<Float64Array>(),
+        )
+    } else {
+        Arc::new(col.slice(r.start, r.len()))
+    }
 }
 
-/// Encodes the rows `range` of a series as one gold day file (see the module docs).
+/// Columns stored with `DELTA_BINARY_PACKED` and no compression: times a bar apart and
+/// counts pack to a few bits a row, which a block compressor does not approach.
+const DELTA_COLUMNS: [&str; 3] = ["open_time", "close_time", "trade_count"];
+
+/// Columns stored plain and uncompressed, whatever the codec: full-precision floats (quote
+/// volumes, smoothed indicators) that a block compressor cannot shrink but pays to try.
+const RAW_COLUMNS: [&str; 12] = [
+    "quote_volume",
+    "taker_buy_quote_volume",
+    "ema_12",
+    "ema_26",
+    "rsi_14",
+    "macd",
+    "macd_signal",
+    "macd_hist",
+    "bb_upper",
+    "bb_middle",
+    "bb_lower",
+    "atr_10",
+];
+
+/// The gold writer settings but the key-value metadata (see the module docs).
+fn gold_writer_properties(
+    compression: FileCompression,
+) -> crate::Result<parquet::file::properties::WriterPropertiesBuilder> {
+    let mut b = writer_properties_builder(compression)?
+        .set_dictionary_enabled(false)
+        .set_column_dictionary_enabled(ColumnPath::from("symbol"), true)
+        .set_statistics_enabled(EnabledStatistics::None)
+        .set_column_statistics_enabled(ColumnPath::from("open_time"), EnabledStatistics::Chunk)
+        .set_column_statistics_enabled(ColumnPath::from("close_time"), EnabledStatistics::Chunk);
+    for name in DELTA_COLUMNS {
+        b = b
+            .set_column_encoding(ColumnPath::from(name), Encoding::DELTA_BINARY_PACKED)
+            .set_column_compression(ColumnPath::from(name), Compression::UNCOMPRESSED);
+    }
+    for name in RAW_COLUMNS {
+        b = b.set_column_compression(ColumnPath::from(name), Compression::UNCOMPRESSED);
+    }
+    Ok(b)
+}
+
+/// Encodes silver day `i` of a series as one gold day file (see the module docs), with
+/// `schema` = [`gold_schema`] and `props` = [`gold_writer_properties`].
 fn write_gold_day(
     bars: &SeriesBars,
     f: &Features,
-    range: Range<usize>,
+    i: usize,
     key: &SeriesKey,
     fingerprint: &str,
-    compression: FileCompression,
+    schema: &Arc<Schema>,
+    props: &parquet::file::properties::WriterPropertiesBuilder,
 ) -> Result<Bytes> {
-    let schema = Arc::new(gold_schema(key.market));
-    let ts = |v: &[i64]| -> ArrayRef {
-        Arc::new(TimestampNanosecondArray::from(v.to_vec()).with_timezone("UTC"))
-    };
-    let r = range;
-    let mut columns: Vec<ArrayRef> = vec![
-        ts(&bars.open_time[r.clone()]),
-        ts(&bars.close_time[r.clone()]),
-        Arc::new(StringArray::from(vec![key.symbol.as_str(); r.len()])),
-    ];
-    for &(name, _, t) in kline_columns(key.market) {
-        match t {
-            SilverType::Time => {}
-            SilverType::Float => columns.push(Arc::new(Float64Array::from(
-                bars.float(name)[r.clone()].to_vec(),
-            ))),
-            SilverType::Int => columns.push(Arc::new(Int64Array::from(
-                bars.trade_count[r.clone()].to_vec(),
-            ))),
-        }
-    }
-    for (name, col) in StandardFeatures::COLUMNS.iter().zip(f.standard.columns()) {
-        let v = &col[r.clone()];
+    let (day, r) = (&bars.days[i], &bars.ranges[i]);
+    let mut columns: Vec<ArrayRef> = Vec::with_capacity(schema.fields().len());
+    columns.extend(day.columns[..2].iter().cloned());
+    columns.push(Arc::new(StringArray::from_iter_values(
+        std::iter::repeat_n(key.symbol.as_str(), r.len()),
+    )));
+    columns.extend(day.columns[2..].iter().cloned());
+    for (name, col) in StandardFeatures::COLUMNS.iter().zip(&f.columns) {
         if *name == "supertrend_dir" {
             columns.push(Arc::new(
-                v.iter()
+                col.values()[r.clone()]
+                    .iter()
                     .map(|x| (!x.is_nan()).then_some(if *x > 0.0 { 1i8 } else { -1 }))
                     .collect::<Int8Array>(),
             ));
         } else {
-            columns.push(nullable(v));
+            columns.push(nullable(col, r));
         }
     }
-    columns.push(nullable(&f.ret[r.clone()]));
-    columns.push(nullable(&f.log_ret[r]));
+    for col in &f.columns[StandardFeatures::COLUMNS.len()..] {
+        columns.push(nullable(col, r));
+    }
     let what = format!("{key} gold");
     let err = |source| LakeError::Store {
         file: what.clone(),
         source: Box::new(source),
     };
-    let batch = RecordBatch::try_new(schema.clone(), columns).map_err(|e| {
+    let batch = RecordBatch::try_new(Arc::clone(schema), columns).map_err(|e| {
         err(crate::ReplayError::Encode {
             what: "gold",
             reason: e.to_string(),
         })
     })?;
-    let props = writer_properties_builder(compression)
-        .map_err(err)?
-        .set_dictionary_enabled(false)
-        .set_column_dictionary_enabled(ColumnPath::from("symbol"), true)
-        .set_statistics_enabled(EnabledStatistics::None)
-        .set_column_statistics_enabled(ColumnPath::from("open_time"), EnabledStatistics::Chunk)
-        .set_column_statistics_enabled(ColumnPath::from("close_time"), EnabledStatistics::Chunk)
+    let props = props
+        .clone()
         .set_key_value_metadata(Some(vec![
             KeyValue::new("hermes.gold.fingerprint".into(), fingerprint.to_string()),
             KeyValue::new("hermes.gold.feature_set".into(), FEATURE_SET.to_string()),
