@@ -179,15 +179,7 @@ fn silver(cfg: &config::LakeConfig, a: &LakeSilverArgs) -> Result<()> {
     let opts = SilverOptions {
         series: SeriesFilter {
             symbols: a.symbols.clone(),
-            markets: a
-                .market
-                .map(|m| match m {
-                    SilverMarketArg::Spot => Market::Spot,
-                    SilverMarketArg::FuturesUm => Market::FuturesUm,
-                    SilverMarketArg::FuturesCm => Market::FuturesCm,
-                })
-                .into_iter()
-                .collect(),
+            markets: a.market.map(market).into_iter().collect(),
             intervals: a.intervals.clone(),
         },
         full: a.full,
@@ -202,35 +194,48 @@ fn silver(cfg: &config::LakeConfig, a: &LakeSilverArgs) -> Result<()> {
         writeln!(out, "{}", render::silver_table(&summary, &root.to_string()))?;
     }
     out.flush()?;
-    let failed: Vec<String> = summary
-        .failures()
-        .map(|(k, e)| format!("{k}: {e}"))
-        .collect();
-    if failed.is_empty() {
+    let failures: Vec<_> = summary.failures().collect();
+    series_run_exit(
+        "lake silver",
+        &format!("bronze series in {root}"),
+        &opts.series,
+        summary.series.is_empty(),
+        &failures,
+    )
+}
+
+/// The exit status of a `silver` or `gold` run, after its report is printed: any failure is an
+/// error listing them all (a store failure exit 1, else a bad input, 65); with none, a filter
+/// that matched no series (`what`: where none was found) is a bad input.
+fn series_run_exit<K: std::fmt::Display>(
+    step: &str,
+    what: &str,
+    filter: &SeriesFilter,
+    no_series: bool,
+    failures: &[(K, &replay::lake::LakeError)],
+) -> Result<()> {
+    if failures.is_empty() {
         let mut filters = Vec::new();
-        if !a.symbols.is_empty() {
-            filters.push(format!("--symbol {}", a.symbols.join(",")));
+        if !filter.symbols.is_empty() {
+            filters.push(format!("--symbol {}", filter.symbols.join(",")));
         }
-        if let Some(m) = opts.series.markets.first() {
+        if let Some(m) = filter.markets.first() {
             filters.push(format!("--market {m}"));
         }
-        if !a.intervals.is_empty() {
-            filters.push(format!("--interval {}", a.intervals.join(",")));
+        if !filter.intervals.is_empty() {
+            filters.push(format!("--interval {}", filter.intervals.join(",")));
         }
-        if summary.series.is_empty() && !filters.is_empty() {
+        if no_series && !filters.is_empty() {
             return Err(BadInput::new(format!(
-                "lake silver: no bronze series in {root} matches {}",
+                "{step}: no {what} matches {}",
                 filters.join(" ")
             )));
         }
         return Ok(());
     }
-    let msg = format!(
-        "lake silver: {} failure(s): {}",
-        failed.len(),
-        failed.join("; ")
-    );
-    if summary.failures().any(|(_, e)| !e.is_bad_input()) {
+    let failed: Vec<String> = failures.iter().map(|(k, e)| format!("{k}: {e}")).collect();
+    let msg = format!("{step}: {} failure(s): {}", failed.len(), failed.join("; "));
+    if failures.iter().any(|(_, e)| !e.is_bad_input()) {
         Err(anyhow::anyhow!(msg))
     } else {
         Err(BadInput::new(msg))
@@ -293,40 +298,13 @@ fn gold(cfg: &config::LakeConfig, a: &LakeGoldArgs) -> Result<()> {
         .failures()
         .chain(test.iter().flat_map(GoldTestSummary::failures))
         .collect();
-    let failed: Vec<String> = all_failures
-        .iter()
-        .map(|(k, e)| format!("{k}: {e}"))
-        .collect();
-    let store_failed = all_failures.iter().any(|(_, e)| !e.is_bad_input());
-    if failed.is_empty() {
-        let mut filters = Vec::new();
-        if !a.symbols.is_empty() {
-            filters.push(format!("--symbol {}", a.symbols.join(",")));
-        }
-        if let Some(m) = opts.series.markets.first() {
-            filters.push(format!("--market {m}"));
-        }
-        if !a.intervals.is_empty() {
-            filters.push(format!("--interval {}", a.intervals.join(",")));
-        }
-        if summary.series.is_empty() && !filters.is_empty() {
-            return Err(BadInput::new(format!(
-                "lake gold: no silver klines series in {root} matches {}",
-                filters.join(" ")
-            )));
-        }
-        return Ok(());
-    }
-    let msg = format!(
-        "lake gold: {} failure(s): {}",
-        failed.len(),
-        failed.join("; ")
-    );
-    if store_failed {
-        Err(anyhow::anyhow!(msg))
-    } else {
-        Err(BadInput::new(msg))
-    }
+    series_run_exit(
+        "lake gold",
+        &format!("silver klines series in {root}"),
+        &opts.series,
+        summary.series.is_empty(),
+        &all_failures,
+    )
 }
 
 /// Opens a lake to report on it; `None` for a local root that does not exist (an empty lake).
