@@ -426,11 +426,22 @@ pub(crate) fn encode_with(
     batch: &RecordBatch,
     props: WriterProperties,
 ) -> Result<Bytes> {
+    encode_into(what, batch, props, batch.num_rows() * 16 + 1024)
+}
+
+/// [`encode_with`] into a buffer of `capacity` bytes to start with (the expected file size,
+/// so a large file is not copied through every doubling).
+pub(crate) fn encode_into(
+    what: &'static str,
+    batch: &RecordBatch,
+    props: WriterProperties,
+    capacity: usize,
+) -> Result<Bytes> {
     let enc = |e: parquet::errors::ParquetError| ReplayError::Encode {
         what,
         reason: e.to_string(),
     };
-    let mut buf = Vec::with_capacity(batch.num_rows() * 16 + 1024);
+    let mut buf = Vec::with_capacity(capacity);
     let mut w = ArrowWriter::try_new(&mut buf, batch.schema(), Some(props)).map_err(enc)?;
     w.write(batch).map_err(enc)?;
     w.close().map_err(enc)?;

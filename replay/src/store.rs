@@ -5,12 +5,17 @@
 //! tokio runtime (2 worker threads) and every method blocks the calling thread until its IO
 //! is done. That works from any thread, but called from an async task it stalls that
 //! task's executor thread: use a plain thread or `spawn_blocking` there.
+//! On a local root, whole-object reads, suffix reads and writes of ordinary paths go straight
+//! to the file system on the calling thread (see [`Store::put`]): the same files object_store
+//! would touch, without a handoff to the runtime per object.
 //! Owns object IO only; it knows nothing about Parquet or the partition layout.
 
 use std::fmt;
-use std::path::PathBuf;
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::SyncSender;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -19,6 +24,7 @@ use object_store::aws::AmazonS3Builder;
 use object_store::local::LocalFileSystem;
 use object_store::path::Path as ObjectPath;
 use object_store::{GetOptions, GetRange, ObjectStore, ObjectStoreExt, RetryConfig};
+use rayon::prelude::*;
 
 use crate::error::{ReplayError, Result};
 
@@ -234,12 +240,23 @@ struct StoreInner {
     /// rooted at the directory itself).
     prefix: String,
     store: Arc<dyn ObjectStore>,
+    /// The canonical root directory of a local store (what `LocalFileSystem` resolves paths
+    /// against); `None` for S3.
+    local_dir: Option<PathBuf>,
+    /// Where a local put hands the file it replaced (see [`write_local`]); `None` for S3.
+    reaper: Option<SyncSender<std::fs::File>>,
+    reaper_thread: Option<std::thread::JoinHandle<()>>,
     runtime: Option<tokio::runtime::Runtime>,
     counters: Counters,
 }
 
 impl Drop for StoreInner {
     fn drop(&mut self) {
+        // Every replaced file is released before the store is gone.
+        drop(self.reaper.take());
+        if let Some(t) = self.reaper_thread.take() {
+            let _ = t.join();
+        }
         // A plain drop blocks on the runtime's threads, which panics inside an async context.
         if let Some(rt) = self.runtime.take() {
             rt.shutdown_background();
@@ -294,12 +311,16 @@ impl Store {
             url: root.to_string(),
             reason,
         };
+        let mut local_dir = None;
+        let (mut reaper, mut reaper_thread) = (None, None);
         let (store, prefix): (Arc<dyn ObjectStore>, String) = match root {
             LakeRoot::Local(dir) => {
                 if !dir.is_dir() {
                     return Err(setup("not an existing directory".into()));
                 }
                 let fs = LocalFileSystem::new_with_prefix(dir).map_err(|e| setup(e.to_string()))?;
+                local_dir = Some(std::fs::canonicalize(dir).map_err(|e| setup(e.to_string()))?);
+                (reaper, reaper_thread) = start_reaper();
                 (Arc::new(fs), String::new())
             }
             LakeRoot::S3 { bucket, prefix } => {
@@ -342,6 +363,9 @@ impl Store {
                 root: root.clone(),
                 prefix,
                 store,
+                local_dir,
+                reaper,
+                reaper_thread,
                 runtime: Some(runtime),
                 counters: Counters::default(),
             }),
@@ -387,6 +411,24 @@ impl Store {
             path: rel.to_string(),
             reason: e.to_string(),
         })
+    }
+
+    /// The file behind `location` on a local root when object_store would map it to the same
+    /// file without escaping (letters, digits, `=._-` segments; no staging `#N` names);
+    /// `None` on S3 or for any other path, which then takes the object_store route.
+    fn local_file(&self, location: &ObjectPath) -> Option<PathBuf> {
+        let dir = self.inner.local_dir.as_ref()?;
+        let rel = location.as_ref();
+        let plain = !rel.is_empty()
+            && rel.split('/').all(|seg| {
+                !seg.is_empty()
+                    && seg != "."
+                    && seg != ".."
+                    && seg
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b"=._-".contains(&b))
+            });
+        plain.then(|| dir.join(rel))
     }
 
     /// Runs `f` on the store's runtime and waits for it on a plain channel, so it works from
@@ -497,6 +539,31 @@ impl Store {
             .iter()
             .map(|p| Ok((p.as_ref().to_string(), self.object_path(p.as_ref())?)))
             .collect::<Result<Vec<_>>>()?;
+        let suffix = match range {
+            None => Some(None),
+            Some(GetRange::Suffix(n)) => Some(Some(n)),
+            Some(_) => None,
+        };
+        if let Some(suffix) = suffix {
+            let files: Option<Vec<PathBuf>> =
+                located.iter().map(|(_, p)| self.local_file(p)).collect();
+            if let Some(files) = files {
+                let got = located
+                    .iter()
+                    .zip(&files)
+                    .map(|((rel, _), file)| {
+                        read_local(file, suffix).map_err(|e| ReplayError::Get {
+                            url: self.url_of(rel),
+                            source: local_error(file, e),
+                        })
+                    })
+                    .collect::<Result<Vec<Bytes>>>()?;
+                let c = &self.inner.counters;
+                Counters::add(&c.gets, got.len() as u64);
+                Counters::add(&c.bytes_read, got.iter().map(|b| b.len() as u64).sum());
+                return Ok(got);
+            }
+        }
         let store = Arc::clone(&self.inner.store);
         let root = self.inner.root.clone();
         let got = self.block_on(async move {
@@ -526,17 +593,26 @@ impl Store {
         Ok(got)
     }
 
-    /// Writes one object (atomically: on local disk object_store writes a temporary file and
-    /// renames it; on S3 a single PUT is atomic), creating parent directories as needed.
+    /// Writes one object (atomically: on local disk the bytes go to a staging file
+    /// `NAME#N` beside the target, which listings skip as object_store does, and are renamed
+    /// over it; on S3 a single PUT is atomic), creating parent directories as needed.
     ///
     /// # Errors
     /// [`ReplayError::BadPath`], or [`ReplayError::Put`] naming the URL.
     pub fn put(&self, path: &str, bytes: Bytes) -> Result<()> {
         let location = self.object_path(path)?;
-        let store = Arc::clone(&self.inner.store);
         let c = &self.inner.counters;
         Counters::add(&c.puts, 1);
         Counters::add(&c.bytes_written, bytes.len() as u64);
+        if let Some(file) = self.local_file(&location) {
+            return write_local(&file, &bytes, self.inner.reaper.as_ref()).map_err(|e| {
+                ReplayError::Put {
+                    url: self.url_of(path),
+                    source: local_error(&file, e),
+                }
+            });
+        }
+        let store = Arc::clone(&self.inner.store);
         self.block_on(async move { store.put(&location, bytes.into()).await })?
             .map(|_| ())
             .map_err(|source| ReplayError::Put {
@@ -549,6 +625,13 @@ impl Store {
     /// in input order (a failed put does not stop the others).
     #[must_use]
     pub fn put_many(&self, objects: Vec<(String, Bytes)>) -> Vec<Result<()>> {
+        if self.inner.local_dir.is_some() {
+            // Plain file writes, spread over the rayon pool like the encoding that feeds them.
+            return objects
+                .into_par_iter()
+                .map(|(rel, bytes)| self.put(&rel, bytes))
+                .collect();
+        }
         let n = objects.len();
         let mut out: Vec<Option<Result<()>>> = (0..n).map(|_| None).collect();
         let mut located = Vec::with_capacity(n);
@@ -629,6 +712,122 @@ impl Store {
                 url: self.url_of(path),
                 source,
             }),
+        }
+    }
+}
+
+/// Attempts at a free staging name before a local put gives up.
+const STAGING_ATTEMPTS: u32 = 64;
+
+/// Reads a local file whole, or its last `suffix` bytes.
+fn read_local(file: &Path, suffix: Option<u64>) -> std::io::Result<Bytes> {
+    let Some(n) = suffix else {
+        return std::fs::read(file).map(Bytes::from);
+    };
+    let mut f = std::fs::File::open(file)?;
+    let len = f.metadata()?.len();
+    let start = len.saturating_sub(n);
+    f.seek(SeekFrom::Start(start))?;
+    let mut buf = Vec::with_capacity(usize::try_from(len - start).unwrap_or(0));
+    f.read_to_end(&mut buf)?;
+    Ok(Bytes::from(buf))
+}
+
+/// Replaced files waiting for the reaper before a put waits for it.
+const REAPER_QUEUE: usize = 64;
+
+/// The thread that closes replaced files (see [`write_local`]); none if it cannot start.
+fn start_reaper() -> (
+    Option<SyncSender<std::fs::File>>,
+    Option<std::thread::JoinHandle<()>>,
+) {
+    let (tx, rx) = std::sync::mpsc::sync_channel::<std::fs::File>(REAPER_QUEUE);
+    match std::thread::Builder::new()
+        .name("lake-reaper".into())
+        .spawn(move || rx.into_iter().for_each(drop))
+    {
+        Ok(t) => (Some(tx), Some(t)),
+        Err(_) => (None, None),
+    }
+}
+
+/// Writes `bytes` to `file` atomically: a new staging file `FILE#N` in the same directory
+/// (parents created as needed), then a rename over the target. A failed write removes its
+/// staging file and leaves the target as it was.
+///
+/// A file being replaced is held open across the rename and closed by `reaper`'s thread:
+/// releasing its blocks is then that thread's wait, not the writer's (on a file system
+/// mounted with `discard` the release waits for the device).
+fn write_local(
+    file: &Path,
+    bytes: &[u8],
+    reaper: Option<&SyncSender<std::fs::File>>,
+) -> std::io::Result<()> {
+    let mut created_parents = false;
+    let mut n = 1u32;
+    let (mut f, staged) = loop {
+        let mut staged = file.as_os_str().to_owned();
+        staged.push(format!("#{n}"));
+        let staged = PathBuf::from(staged);
+        match std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&staged)
+        {
+            Ok(f) => break (f, staged),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && n < STAGING_ATTEMPTS => {
+                n += 1;
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && !created_parents => {
+                created_parents = true;
+                if let Some(parent) = file.parent() {
+                    std::fs::create_dir_all(parent)?;
+                }
+            }
+            Err(e) => return Err(e),
+        }
+    };
+    let r = match f.write_all(bytes) {
+        Ok(()) => {
+            drop(f);
+            let old = reaper.and_then(|_| std::fs::File::open(file).ok());
+            std::fs::rename(&staged, file).map(|()| old)
+        }
+        Err(e) => Err(e),
+    };
+    match r {
+        Ok(Some(old)) => {
+            if let Some(Err(e)) = reaper.map(|tx| tx.send(old)) {
+                drop(e.0);
+            }
+            Ok(())
+        }
+        Ok(None) => Ok(()),
+        Err(e) => {
+            let _ = std::fs::remove_file(&staged);
+            Err(e)
+        }
+    }
+}
+
+/// An IO error of the local fast path as the error object_store would have given (a
+/// directory where an object was expected is "not found", as there).
+fn local_error(file: &Path, e: std::io::Error) -> object_store::Error {
+    if matches!(
+        e.kind(),
+        std::io::ErrorKind::NotFound | std::io::ErrorKind::IsADirectory
+    ) {
+        object_store::Error::NotFound {
+            path: file.display().to_string(),
+            source: Box::new(e),
+        }
+    } else {
+        object_store::Error::Generic {
+            store: "LocalFileSystem",
+            source: Box::new(std::io::Error::new(
+                e.kind(),
+                format!("{}: {e}", file.display()),
+            )),
         }
     }
 }
@@ -744,6 +943,74 @@ mod tests {
         );
         // One get, a get_many of two and three tails; the failed gets are not counted.
         assert_eq!((io.gets, io.bytes_read), (6, 18));
+    }
+
+    #[test]
+    fn local_fast_path_matches_object_store() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = LakeRoot::Local(dir.path().to_path_buf());
+        let store = Store::open_with(&root, &S3Options::default()).unwrap();
+        let plain = "gold/x/year=2025/month=01/day=02/part-0.parquet";
+        assert!(
+            store
+                .local_file(&store.object_path(plain).unwrap())
+                .is_some()
+        );
+        // Paths object_store would escape, or staging names, take the object_store route.
+        for odd in ["a b/c.bin", "a/c#1", "a/é.bin"] {
+            assert!(
+                store.local_file(&store.object_path(odd).unwrap()).is_none(),
+                "{odd}"
+            );
+        }
+        store.put("a b/c.bin", Bytes::from_static(b"odd")).unwrap();
+        assert_eq!(store.get("a b/c.bin").unwrap(), Bytes::from_static(b"odd"));
+
+        // A leftover staging file from a crashed run: skipped by listings, not overwritten.
+        let day = dir.path().join("gold/x/year=2025/month=01/day=02");
+        std::fs::create_dir_all(&day).unwrap();
+        std::fs::write(day.join("part-0.parquet#1"), b"crash").unwrap();
+        // Overwrites, more than the reaper's queue holds, each seen whole.
+        for i in 0..(REAPER_QUEUE + 10) {
+            store.put(plain, Bytes::from(format!("v{i}"))).unwrap();
+            assert_eq!(store.get(plain).unwrap(), Bytes::from(format!("v{i}")));
+        }
+        let listed = store.list("gold").unwrap();
+        assert_eq!(listed.len(), 1, "{listed:?}");
+        assert_eq!(listed[0].path, plain);
+        assert_eq!(
+            std::fs::read(day.join("part-0.parquet#1")).unwrap(),
+            b"crash"
+        );
+        assert!(!day.join("part-0.parquet#2").exists());
+
+        // A directory where an object is expected reads as missing, as on object_store.
+        assert_eq!(store.get_opt("gold/x").unwrap(), None);
+        // A put under a path whose parent is a file fails, names the URL and leaves no
+        // staging file behind.
+        let err = store
+            .put(&format!("{plain}/under"), Bytes::from_static(b"x"))
+            .unwrap_err();
+        assert!(err.to_string().contains("part-0.parquet/under"), "{err}");
+        assert_eq!(store.list("gold").unwrap().len(), 1);
+        // put_many on a local root: every outcome, in order.
+        let out = store.put_many(vec![
+            ("m/1.bin".into(), Bytes::from_static(b"1")),
+            (format!("{plain}/bad"), Bytes::from_static(b"2")),
+            ("m/3.bin".into(), Bytes::from_static(b"3")),
+        ]);
+        assert!(
+            out[0].is_ok() && out[1].is_err() && out[2].is_ok(),
+            "{out:?}"
+        );
+        assert_eq!(store.get("m/3.bin").unwrap(), Bytes::from_static(b"3"));
+        // The replaced files are all released by the time the store is dropped.
+        drop(store);
+        let left: Vec<_> = std::fs::read_dir(&day)
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(left.len(), 2, "{left:?}");
     }
 
     #[test]

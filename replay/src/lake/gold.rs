@@ -17,9 +17,9 @@
 //! `log_ret_1 = ln(close / prev)` (null on the series' first bar). [`crate::BarReplay`] reads
 //! it like silver (extra columns are not projected). Written by arrow-rs: the times and
 //! `trade_count` `DELTA_BINARY_PACKED` uncompressed (a few bits a row); the full-precision
-//! floats a block compressor cannot shrink (quote volumes, EMAs, RSI, MACD, Bollinger, ATR)
-//! plain and uncompressed; the rest (prices, base volumes, SuperTrend, returns, `symbol`)
-//! with [`GoldOptions::compression`] (LZ4 raw by default); dictionary encoding for `symbol`
+//! floats a block compressor cannot shrink, or shrinks by a quarter or less at a cost that
+//! dominates the write (volumes, EMAs, RSI, MACD, Bollinger, ATR, returns) plain and
+//! uncompressed; the rest (prices, SuperTrend and its direction, `symbol`) with [`GoldOptions::compression`] (LZ4 raw by default); dictionary encoding for `symbol`
 //! only (float dictionaries cost time and rarely pay), min/max statistics on the time columns
 //! only; the day's fingerprint is in the key-value metadata (`hermes.gold.fingerprint`).
 //!
@@ -50,6 +50,7 @@ use std::sync::Arc;
 use arrow_array::cast::AsArray;
 use arrow_array::types::{Float64Type, TimestampNanosecondType};
 use arrow_array::{Array, ArrayRef, Float64Array, Int8Array, RecordBatch, StringArray};
+use arrow_buffer::NullBuffer;
 use arrow_schema::{DataType, Field, Schema, TimeUnit as ArrowTimeUnit};
 use bytes::Bytes;
 use chrono::NaiveDate;
@@ -68,7 +69,7 @@ use super::error::{LakeError, Result};
 use super::quality::{QUALITY_FILE, QualityRow, read_quality};
 use super::silver::{SeriesFilter, SeriesKey, SilverType, kline_columns};
 use super::source::{Category, Market};
-use crate::bars::{FileCompression, encode_with, writer_properties_builder};
+use crate::bars::{FileCompression, encode_into, writer_properties_builder};
 use crate::layout::Layer;
 use crate::store::Store;
 
@@ -660,6 +661,8 @@ fn read_series(store: &Store, key: &SeriesKey, days: &[QualityRow]) -> Result<Se
 struct Features {
     /// [`StandardFeatures::COLUMNS`] then [`RETURN_COLUMNS`].
     columns: Vec<Float64Array>,
+    /// The row of each column's last NaN (null in gold), if any.
+    last_nan: Vec<Option<usize>>,
 }
 
 impl Features {
@@ -722,18 +725,22 @@ impl Features {
         ]
         .into_iter()
         .map(Float64Array::from)
-        .collect();
-        Ok(Self { columns })
+        .collect::<Vec<_>>();
+        let last_nan = columns
+            .iter()
+            .map(|c| c.values().iter().rposition(|x| x.is_nan()))
+            .collect();
+        Ok(Self { columns, last_nan })
     }
 }
 
-/// Rows `r` of a whole-series column, NaN → null (a zero-copy slice when the rows have no NaN,
-/// as every row after the indicators' warm-up).
-fn nullable(col: &Float64Array, r: &Range<usize>) -> ArrayRef {
-    let v = &col.values()[r.clone()];
-    if v.iter().any(|x| x.is_nan()) {
+/// Rows `r` of a whole-series column, NaN → null: a zero-copy slice when the rows lie after
+/// the column's last NaN (`last_nan`, as every row after the indicators' warm-up does).
+fn nullable(col: &Float64Array, last_nan: Option<usize>, r: &Range<usize>) -> ArrayRef {
+    if last_nan.is_some_and(|n| n >= r.start) {
         Arc::new(
-            v.iter()
+            col.values()[r.clone()]
+                .iter()
                 .map(|x| (!x.is_nan()).then_some(*x))
                 .collect::<Float64Array>(),
         )
@@ -748,8 +755,10 @@ const DELTA_COLUMNS: [&str; 3] = ["open_time", "close_time", "trade_count"];
 
 /// Columns stored plain and uncompressed, whatever the codec: full-precision floats (quote
 /// volumes, smoothed indicators) that a block compressor cannot shrink but pays to try.
-const RAW_COLUMNS: [&str; 12] = [
+const RAW_COLUMNS: [&str; 16] = [
+    "volume",
     "quote_volume",
+    "taker_buy_base_volume",
     "taker_buy_quote_volume",
     "ema_12",
     "ema_26",
@@ -761,6 +770,8 @@ const RAW_COLUMNS: [&str; 12] = [
     "bb_middle",
     "bb_lower",
     "atr_10",
+    "ret_1",
+    "log_ret_1",
 ];
 
 /// The gold writer settings but the key-value metadata (see the module docs).
@@ -802,20 +813,25 @@ fn write_gold_day(
         std::iter::repeat_n(key.symbol.as_str(), r.len()),
     )));
     columns.extend(day.columns[2..].iter().cloned());
-    for (name, col) in StandardFeatures::COLUMNS.iter().zip(&f.columns) {
+    for ((name, col), &last_nan) in StandardFeatures::COLUMNS
+        .iter()
+        .zip(&f.columns)
+        .zip(&f.last_nan)
+    {
         if *name == "supertrend_dir" {
-            columns.push(Arc::new(
-                col.values()[r.clone()]
-                    .iter()
-                    .map(|x| (!x.is_nan()).then_some(if *x > 0.0 { 1i8 } else { -1 }))
-                    .collect::<Int8Array>(),
-            ));
+            let v = &col.values()[r.clone()];
+            let dir: Vec<i8> = v.iter().map(|x| if *x > 0.0 { 1 } else { -1 }).collect();
+            let nulls = last_nan
+                .is_some_and(|n| n >= r.start)
+                .then(|| NullBuffer::from_iter(v.iter().map(|x| !x.is_nan())));
+            columns.push(Arc::new(Int8Array::new(dir.into(), nulls)));
         } else {
-            columns.push(nullable(col, r));
+            columns.push(nullable(col, last_nan, r));
         }
     }
-    for col in &f.columns[StandardFeatures::COLUMNS.len()..] {
-        columns.push(nullable(col, r));
+    let n = StandardFeatures::COLUMNS.len();
+    for (col, &last_nan) in f.columns[n..].iter().zip(&f.last_nan[n..]) {
+        columns.push(nullable(col, last_nan, r));
     }
     let what = format!("{key} gold");
     let err = |source| LakeError::Store {
@@ -835,7 +851,9 @@ fn write_gold_day(
             KeyValue::new("hermes.gold.feature_set".into(), FEATURE_SET.to_string()),
         ]))
         .build();
-    encode_with("gold", &batch, props).map_err(err)
+    // Most gold columns are stored raw: a day's file is close to 8 bytes a value.
+    let capacity = r.len() * 8 * schema.fields().len() + 4096;
+    encode_into("gold", &batch, props, capacity).map_err(err)
 }
 
 #[cfg(test)]
