@@ -675,6 +675,37 @@ pub(super) fn run(lf: LazyFrame) -> std::result::Result<DataFrame, PolarsError> 
     }
 }
 
+/// A day's typed bronze rows (`plan`), flagged `_valid` by `valid` and sorted by (`key`,
+/// newest source first), checked free of nulls. A cell that does not convert, or a null, is
+/// named by its file through `bad_file` when it can be found.
+pub(super) fn sort_typed(
+    plan: LazyFrame,
+    valid: Expr,
+    key: &str,
+    what: &str,
+    bad_file: impl Fn() -> Option<LakeError>,
+) -> Result<DataFrame> {
+    let sorted = run(plan.with_column(valid.alias("_valid")).sort(
+        [key, "_rank"],
+        SortMultipleOptions::default()
+            .with_order_descending_multi([false, true])
+            .with_maintain_order(true),
+    ));
+    let sorted = sorted.map_err(|e| {
+        bad_file().unwrap_or_else(|| LakeError::Polars {
+            what: what.to_string(),
+            reason: e.to_string(),
+        })
+    })?;
+    if let Some(c) = sorted.columns().iter().find(|c| c.null_count() > 0) {
+        return Err(bad_file().unwrap_or_else(|| LakeError::Polars {
+            what: what.to_string(),
+            reason: format!("column {} has nulls", c.name()),
+        }));
+    }
+    Ok(sorted)
+}
+
 /// Builds one series-day: the silver file's bytes and the day's quality row.
 fn build_day(
     key: &SeriesKey,
@@ -700,27 +731,10 @@ fn build_day(
             .collect::<std::result::Result<Vec<_>, _>>()?;
         polars::prelude::concat(&frames, UnionArgs::default())
     };
-    // Every row, typed, flagged valid or not, sorted by (open_time, newest source first).
     let plan = typed(files).map_err(pl)?;
-    let sorted = run(plan.with_column(valid_bar(market).alias("_valid")).sort(
-        ["open_time", "_rank"],
-        SortMultipleOptions::default()
-            .with_order_descending_multi([false, true])
-            .with_maintain_order(true),
-    ));
-    let sorted = match sorted {
-        Ok(df) => df,
-        // A cell that does not convert: find and name its file.
-        Err(e) => return Err(name_bad_file(files, market).unwrap_or_else(|| pl(e))),
-    };
-    if let Some(c) = sorted.columns().iter().find(|c| c.null_count() > 0) {
-        return Err(
-            name_bad_file(files, market).unwrap_or_else(|| LakeError::Polars {
-                what: what.clone(),
-                reason: format!("column {} has nulls", c.name()),
-            }),
-        );
-    }
+    let sorted = sort_typed(plan, valid_bar(market), "open_time", &what, || {
+        name_bad_file(files, market)
+    })?;
     let all = sorted.height();
     let valid = sorted.lazy().filter(col("_valid"));
     let value_cols: Vec<Expr> = kline_columns(market)

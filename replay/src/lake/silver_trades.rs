@@ -45,7 +45,7 @@ use super::error::{LakeError, Result};
 use super::schema::{CellType, spec};
 use super::silver::{
     BronzeInput, SeriesKey, SeriesOutcome, SilverOptions, build_changed_days, day_number, old_rows,
-    run, scan_args,
+    run, scan_args, sort_typed,
 };
 use super::source::{Category, Market};
 use super::trade_quality::{
@@ -321,25 +321,9 @@ fn build_trade_day(
         .map_err(pl)?;
     let plan = polars::prelude::concat(&frames, UnionArgs::default()).map_err(pl)?;
     let id = id_name(cols);
-    // Every row, typed, flagged valid or not, sorted by (id, newest source first).
-    let sorted = run(plan.with_column(valid_trade(cols).alias("_valid")).sort(
-        [id, "_rank"],
-        SortMultipleOptions::default()
-            .with_order_descending_multi([false, true])
-            .with_maintain_order(true),
-    ));
-    let sorted = match sorted {
-        Ok(df) => df,
-        Err(e) => return Err(name_bad_file(files, cols).unwrap_or_else(|| pl(e))),
-    };
-    if let Some(c) = sorted.columns().iter().find(|c| c.null_count() > 0) {
-        return Err(
-            name_bad_file(files, cols).unwrap_or_else(|| LakeError::Polars {
-                what: what.clone(),
-                reason: format!("column {} has nulls", c.name()),
-            }),
-        );
-    }
+    let sorted = sort_typed(plan, valid_trade(cols), id, &what, || {
+        name_bad_file(files, cols)
+    })?;
     let all = sorted.height();
     let value_cols: Vec<Expr> = cols.iter().map(|(s, _, _)| col(*s)).collect();
     let lazy = sorted.lazy();
