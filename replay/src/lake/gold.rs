@@ -692,40 +692,13 @@ impl Features {
             .map_err(rejected)?;
         let (mut ret, mut log_ret) = (Vec::new(), Vec::new());
         returns_into(&bars.close, &mut ret, &mut log_ret).map_err(rejected)?;
-        let StandardFeatures {
-            ema_12,
-            ema_26,
-            rsi_14,
-            macd,
-            macd_signal,
-            macd_hist,
-            bb_upper,
-            bb_middle,
-            bb_lower,
-            atr_10,
-            supertrend,
-            supertrend_dir,
-        } = standard;
-        // `StandardFeatures::columns` order, then the returns.
-        let columns = [
-            ema_12,
-            ema_26,
-            rsi_14,
-            macd,
-            macd_signal,
-            macd_hist,
-            bb_upper,
-            bb_middle,
-            bb_lower,
-            atr_10,
-            supertrend,
-            supertrend_dir,
-            ret,
-            log_ret,
-        ]
-        .into_iter()
-        .map(Float64Array::from)
-        .collect::<Vec<_>>();
+        // `StandardFeatures::COLUMNS` order, then the returns.
+        let columns = standard
+            .into_columns()
+            .into_iter()
+            .chain([ret, log_ret])
+            .map(Float64Array::from)
+            .collect::<Vec<_>>();
         let last_nan = columns
             .iter()
             .map(|c| c.values().iter().rposition(|x| x.is_nan()))

@@ -88,6 +88,12 @@ impl StandardFeatures {
         ]
     }
 
+    /// The columns, owned, in [`StandardFeatures::COLUMNS`] order.
+    #[must_use]
+    pub fn into_columns(mut self) -> [Vec<f64>; 12] {
+        self.columns_mut().map(std::mem::take)
+    }
+
     /// The columns, mutable, in [`StandardFeatures::COLUMNS`] order.
     fn columns_mut(&mut self) -> [&mut Vec<f64>; 12] {
         [
@@ -419,6 +425,20 @@ mod tests {
         ));
         assert_eq!(e.updates(), 1);
         assert!(standard_features(&[], &[], &[]).unwrap().is_empty());
+    }
+
+    #[test]
+    fn into_columns_keeps_the_column_order() {
+        let close: Vec<f64> = (0..60)
+            .map(|i| 100.0 + f64::from(i % 7) - f64::from(i) * 0.1)
+            .collect();
+        let high: Vec<f64> = close.iter().map(|c| c + 0.5).collect();
+        let low: Vec<f64> = close.iter().map(|c| c - 0.5).collect();
+        let f = standard_features(&high, &low, &close).unwrap();
+        let borrowed: Vec<Vec<u64>> = f.columns().iter().map(|c| bits(c)).collect();
+        let owned: Vec<Vec<u64>> = f.into_columns().iter().map(|c| bits(c)).collect();
+        assert_eq!(owned, borrowed);
+        assert_eq!(owned.len(), StandardFeatures::COLUMNS.len());
     }
 
     #[test]
